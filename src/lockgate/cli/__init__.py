@@ -1,0 +1,100 @@
+"""The `lockgate` command line: Typer commands that parse options, call one service, and render the result.
+
+`main()` is the one error boundary: lockgate errors become a short message (place, problem, hint) and the
+exit code of their branch of the error tree; tracebacks only with `--debug`. Services are imported inside
+commands so that `lockgate --help` does not load DuckDB, sqlglot or pyarrow.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lockgate import __version__
+from lockgate.cli import render
+from lockgate.cli.commands import init, query, run, schema, validate
+from lockgate.cli.options import CliState
+from lockgate.cli.runs import runs_app
+from lockgate.errors import LockgateError
+
+app = typer.Typer(
+    name="lockgate",
+    help="Git-native DataOps: pipelines and notebooks as code, run on DuckDB locally and Spark at scale.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        render.line(f"lockgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-C",
+            help="Project folder (default: the nearest folder with lockgate.yaml).",
+            show_default=False,
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks with errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = CliState(project=project, debug=debug)
+    CliState.current = ctx.obj
+
+
+app.command("init")(init)
+app.command("run")(run)
+app.command("query")(query)
+app.command("validate")(validate)
+app.command("schema")(schema)
+app.add_typer(runs_app, name="runs")
+
+
+def main() -> None:
+    """Entry point: run the app and map lockgate errors to messages and exit codes."""
+    try:
+        app(standalone_mode=False)
+    except LockgateError as exc:
+        if CliState.current is not None and CliState.current.debug:
+            render.traceback()
+        render.error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        render.line("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors, and anything unexpected
+        _handle_other(exc)
+
+
+def _handle_other(exc: Exception) -> None:
+    import click
+
+    if isinstance(exc, click.exceptions.ClickException):
+        exc.show()
+        sys.exit(exc.exit_code)
+    if isinstance(exc, click.exceptions.Exit):
+        sys.exit(exc.exit_code)
+    if CliState.current is not None and CliState.current.debug:
+        raise exc
+    render.line(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+    render.line("  hint: rerun with --debug for the traceback, and report it if it looks like a bug", err=True)
+    sys.exit(70)

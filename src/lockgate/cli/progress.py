@@ -1,0 +1,78 @@
+"""The live display of a run: one line per activity with a spinner while it runs.
+
+Services emit events; this module turns them into Rich progress on a terminal and into plain lines elsewhere
+(CI logs), so the service layer never formats anything.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from lockgate.services.runner import ActivityFinished, ActivityStarted, EngineReady, RunEvent, RunStarted
+
+_SYMBOL = {"succeeded": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]", "cancelled": "[magenta]![/]"}
+
+
+class RunProgress:
+    """Event sink for `run_pipeline` / `run_notebook`."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True, highlight=False)
+        self._live = self.console.is_terminal
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+            disable=not self._live,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, tb)
+
+    def handle(self, event: RunEvent) -> None:
+        if isinstance(event, RunStarted):
+            self._say(
+                f"run {event.run_id}: {event.target} in {event.environment} on {event.engine} "
+                f"({len(event.activities)} activities)"
+            )
+        elif isinstance(event, EngineReady):
+            self._say(f"{event.engine} ready in {event.seconds:.2f}s")
+        elif isinstance(event, ActivityStarted):
+            if self._live:
+                self._tasks[event.name] = self._progress.add_task(event.name, total=1)
+            else:
+                self.console.print(f"  started {event.name}")
+        elif isinstance(event, ActivityFinished):
+            self._finished(event)
+
+    def _finished(self, event: ActivityFinished) -> None:
+        outcome = event.outcome
+        status = outcome.status.value
+        rows = sum(outcome.rows_written.values())
+        detail = f" ({rows:,} rows written)" if rows else ""
+        text = f"{_SYMBOL.get(status, '?')} {outcome.name} {status}{detail}"
+        task = self._tasks.get(outcome.name)
+        if task is not None:
+            self._progress.update(task, description=text, completed=1)
+        elif self._live:
+            self._progress.add_task(text, total=1, completed=1)
+        else:
+            self.console.print(f"  {text}")
+
+    def _say(self, text: str) -> None:
+        if self._live:
+            self._progress.console.print(text)
+        else:
+            self.console.print(text)

@@ -1,0 +1,229 @@
+"""Everything the CLI prints: results as tables, CSV or JSON, and errors as place + problem + hint."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import json
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lockgate.errors import LockgateError, ProjectError, RunCancelledError, RunFailedError, UserCodeError
+
+if TYPE_CHECKING:
+    from lockgate.engine.base import QueryResult
+    from lockgate.services.project import Project
+    from lockgate.services.runner import RunResult
+    from lockgate.services.scaffold import ScaffoldResult
+    from lockgate.state import ActivityRunRecord, RunRecord
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "cancelled": "magenta",
+    "running": "cyan",
+    "queued": "dim",
+}
+
+
+class QueryFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def line(text: str, *, err: bool = False) -> None:
+    (_err if err else _out).print(escape(text))
+
+
+def error(exc: LockgateError) -> None:
+    """`error: <place>: <problem>` and `  hint: <fix>` lines on stderr; all problems of a ProjectError."""
+    if isinstance(exc, ProjectError):
+        count = len(exc.problems)
+        _err.print(f"[red]error:[/] {count} problem{'s' if count != 1 else ''} in the project", highlight=False)
+    for text in str(exc).splitlines():
+        if text.startswith("  hint:"):
+            _err.print(f"  [cyan]hint:[/]{escape(text.removeprefix('  hint:'))}")
+        elif isinstance(exc, ProjectError):
+            _err.print(f"  {escape(text)}")
+        else:
+            _err.print(f"[red]error:[/] {escape(text)}")
+    if isinstance(exc, UserCodeError) and exc.detail and not isinstance(exc, RunFailedError):
+        _err.print(escape(exc.detail.rstrip()), style="dim")
+
+
+def traceback() -> None:
+    _err.print_exception(show_locals=False)
+
+
+def scaffold(result: ScaffoldResult) -> None:
+    _out.print(f"Created project in [bold]{escape(str(result.root))}[/] ({len(result.files)} files).")
+    _out.print("Next:")
+    _out.print(f"  cd {escape(str(result.root))}")
+    _out.print("  lockgate run daily")
+    _out.print('  lockgate query "SELECT * FROM gold.encounters_by_month ORDER BY year, month LIMIT 10"')
+
+
+def run_result(result: RunResult) -> None:
+    """The summary after a run; raises RunFailedError / RunCancelledError so the exit code says how it went."""
+    table = Table(
+        title=f"run {result.run_id} · {result.target} · env {result.environment} · {result.engine}",
+        title_justify="left",
+    )
+    for column in ("activity", "status", "seconds", "rows written"):
+        table.add_column(column, justify="right" if column in {"seconds", "rows written"} else "left")
+    for outcome in result.activities:
+        rows = sum(outcome.rows_written.values())
+        table.add_row(
+            outcome.name,
+            _status(outcome.status.value),
+            f"{outcome.seconds:.2f}",
+            f"{rows:,}" if outcome.rows_written else "",
+        )
+    _out.print(table)
+    status = result.status.value
+    _out.print(f"{_status(status)} in {result.seconds:.2f}s")
+    for outcome in result.failures:
+        if outcome.error is not None:
+            _err.print(f"[red]activity {escape(outcome.name)} failed:[/]")
+            for text in str(outcome.error).splitlines():
+                _err.print(f"  {escape(text)}")
+    if status == "failed":
+        raise RunFailedError(
+            f"run {result.run_id} failed",
+            run_id=result.run_id,
+            hint=f"see `lockgate runs show {result.run_id}` for logs",
+        )
+    if status == "cancelled":
+        raise RunCancelledError(
+            f"run {result.run_id} was cancelled",
+            run_id=result.run_id,
+            hint="tables keep their last committed version; rerun when ready",
+        )
+
+
+def query_result(result: QueryResult, output_format: QueryFormat) -> None:
+    if output_format == QueryFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([_csv_value(v) for v in row] for row in result.rows)
+        return
+    if output_format == QueryFormat.json:
+        records = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        sys.stdout.write(json.dumps(records, default=_json_default, indent=2) + "\n")
+        return
+    table = Table()
+    for column in result.columns:
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(*[escape(_text(value)) for value in row])
+    _out.print(table)
+    _out.print(f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''}", style="dim")
+
+
+def validation_ok(project: Project) -> None:
+    _out.print(
+        f"[green]ok[/] project {escape(project.config.name)}: {len(project.pipelines)} pipeline(s), "
+        f"{len(project.notebooks)} notebook file(s), {len(project.config.environments)} environment(s)"
+    )
+
+
+def runs(records: list[RunRecord]) -> None:
+    if not records:
+        _out.print("no runs yet; start one with `lockgate run PIPELINE`")
+        return
+    table = Table()
+    for column in ("run id", "target", "env", "engine", "status", "started", "seconds"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(
+            record.id,
+            escape(record.pipeline),
+            record.environment,
+            record.engine,
+            _status(record.status.value),
+            _time(record.started_at),
+            _duration(record),
+        )
+    _out.print(table)
+
+
+def run_detail(run: RunRecord, activities: list[ActivityRunRecord]) -> None:
+    _out.print(
+        f"[bold]run {run.id}[/] · {escape(run.pipeline)} ({run.target_kind}) · env {run.environment} · "
+        f"{run.engine} · {_status(run.status.value)}"
+    )
+    _out.print(f"started {_time(run.started_at)}, took {_duration(run)}s")
+    if run.parameters:
+        _out.print(f"parameters: {escape(json.dumps(run.parameters, default=str))}")
+    if run.error:
+        _out.print(f"[red]error:[/] {escape(run.error)}")
+    table = Table()
+    for column in ("activity", "type", "status", "attempt", "seconds", "rows written", "output"):
+        table.add_column(column)
+    for activity in activities:
+        rows_written = activity.metrics.get("rows_written") or {}
+        table.add_row(
+            escape(activity.activity),
+            activity.activity_type,
+            _status(activity.status.value),
+            str(activity.attempt),
+            str(activity.metrics.get("seconds", "")),
+            escape(", ".join(f"{t}: {n:,}" for t, n in rows_written.items())),
+            escape(_text(activity.output)) if activity.output else "",
+        )
+    _out.print(table)
+    for activity in activities:
+        if activity.error:
+            _out.print(f"[red]{escape(activity.activity)} error:[/]")
+            _out.print(escape(activity.error))
+        if activity.log.strip():
+            _out.print(f"[bold]{escape(activity.activity)} log:[/]")
+            _out.print(escape(activity.log.rstrip()))
+
+
+def _status(status: str) -> str:
+    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def _time(value: dt.datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _duration(record: RunRecord) -> str:
+    if record.started_at and record.finished_at:
+        return f"{(record.finished_at - record.started_at).total_seconds():.2f}"
+    return ""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=_json_default)
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)

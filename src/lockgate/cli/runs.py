@@ -1,0 +1,40 @@
+"""`lockgate runs` (recent runs) and `lockgate runs show RUN_ID` (one run with its activities)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lockgate.cli import render
+from lockgate.cli.options import load_project, settings
+
+runs_app = typer.Typer(
+    help="List recent runs, or show one.", invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None
+)
+
+
+@runs_app.callback()
+def list_runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to list.", min=1)] = 20,
+    pipeline: Annotated[str | None, typer.Option(help="Only runs of this pipeline or notebook.")] = None,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only runs in this environment.")] = None,
+) -> None:
+    """List recent runs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from lockgate.services.state import open_state
+
+    with open_state(load_project(), settings()) as store:
+        render.runs(store.list_runs(limit=limit, pipeline=pipeline, environment=env))
+
+
+@runs_app.command("show")
+def show_run(run_id: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")]) -> None:
+    """Show one run with its activities, their status, timings, output, errors and logs."""
+    from lockgate.services.state import open_state
+
+    with open_state(load_project(), settings()) as store:
+        run = store.get_run(run_id)
+        render.run_detail(run, store.list_activity_runs(run.id))

@@ -1,0 +1,128 @@
+"""The engine interface: what a run needs from DuckDB or Spark.
+
+An :class:`Engine` opens one :class:`EngineSession` per run (or per `lockgate query`). The session owns the
+`spark` object notebooks see, resolves `schema.table` names to the environment's Delta tables, and can be
+interrupted from another thread. Notebook execution itself is engine-neutral (``notebook_runtime``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an engine can run; the runtime names the missing one in its error."""
+
+    python_udfs: bool
+    rdd: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LakeTarget:
+    """Where an environment's tables and files are."""
+
+    environment: str
+    lake_root: Path
+    """Folder whose `<schema>/<table>` sub-folders are Delta tables."""
+    catalog: str
+    """Catalog name three-part table names use for this environment."""
+    project_root: Path
+    """Relative file paths in notebooks resolve here."""
+    catalog_aliases: tuple[str, ...] = ("spark_catalog", "hive_metastore", "main")
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    schema: str
+    name: str
+    path: Path
+    version: int
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """Rows of a query, with column names, as Python values."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@dataclass
+class TableMetrics:
+    """Rows written per table during one activity; filled in by the session as writes happen."""
+
+    rows_written: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, rows: int) -> None:
+        self.rows_written[table] = self.rows_written.get(table, 0) + rows
+
+
+class EngineSession(ABC):
+    """One engine session: a `spark` object bound to one environment's lake."""
+
+    capabilities: Capabilities
+
+    @property
+    @abstractmethod
+    def spark(self) -> Any:
+        """The object notebooks know as `spark` (PySpark's SparkSession API)."""
+
+    @abstractmethod
+    def sql(self, text: str, *, file: str = "<sql>", line: int = 1) -> Any:
+        """Run Spark SQL statements (as written for Databricks); the last one's DataFrame, or None."""
+
+    @abstractmethod
+    def query(self, text: str, *, dialect: str = "spark") -> QueryResult:
+        """Run one read-only query and return its rows (for `lockgate query`)."""
+
+    @abstractmethod
+    def list_tables(self) -> list[TableInfo]:
+        """The environment's tables."""
+
+    @abstractmethod
+    def render_dataframe(self, df: Any, *, limit: int = 20) -> str:
+        """A text table of a DataFrame's first rows, for `display()` and logs."""
+
+    @abstractmethod
+    @contextmanager
+    def activity_scope(self, metrics: TableMetrics) -> Iterator[None]:
+        """Make this thread's work count towards ``metrics``; used once per activity."""
+
+    @abstractmethod
+    @contextmanager
+    def notebook_imports(self) -> Iterator[None]:
+        """Make `import pyspark...` inside notebooks resolve to this engine's API."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Stop the queries running now (from another thread); they raise in their threads."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the engine's resources; idempotent."""
+
+    def __enter__(self) -> EngineSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Engine(ABC):
+    """A way to run work: opens sessions."""
+
+    name: str
+
+    @abstractmethod
+    def open_session(self, target: LakeTarget) -> EngineSession:
+        """Open a session on ``target``. Raises ``EngineError`` if the engine cannot start."""

@@ -1,0 +1,397 @@
+"""The embedded engine: DuckDB in memory, over the environment's Delta tables.
+
+Each Delta table ``<lake>/<schema>/<table>`` is a DuckDB view ``schema.table`` over the Parquet files of its
+current snapshot; writes go through ``engine.delta`` and then repoint the view. Activities run in parallel
+threads, each on its own cursor of one in-memory database, so they share views but not transactions.
+This module is the only one that imports ``duckdb``; it translates ``duckdb.Error`` into lockgate errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from lockgate.engine import delta
+from lockgate.engine.base import (
+    Capabilities,
+    Engine,
+    EngineSession,
+    LakeTarget,
+    QueryResult,
+    TableInfo,
+    TableMetrics,
+)
+from lockgate.engine.duckdb_statements import StatementRunner
+from lockgate.engine.duckdb_views import quote, snapshot_select
+from lockgate.engine.sql import TableName, rewrite_tables, split_statements, to_duckdb
+from lockgate.engine.table_name import TableResolver, unknown_table_error
+from lockgate.errors import EngineError, LockgateError, SqlError, TableError, UserCodeError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lockgate.engine.duckdb_spark import LakeSparkSession
+
+logger = logging.getLogger(__name__)
+
+_SPARK_MODES = {
+    "overwrite": "overwrite",
+    "append": "append",
+    "ignore": "ignore",
+    "error": "error",
+    "errorifexists": "error",
+    "default": "error",
+}
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    def open_session(self, target: LakeTarget) -> DuckDBSession:
+        return DuckDBSession(target)
+
+
+class DuckDBSession(EngineSession):
+    """One in-memory DuckDB database whose views are the environment's Delta tables."""
+
+    capabilities = Capabilities(python_udfs=False, rdd=False)
+
+    def __init__(self, target: LakeTarget):
+        from lockgate.engine.duckdb_spark import LakeSparkSession
+
+        self.target = target
+        self.names = TableResolver(target)
+        self._connection = duckdb.connect(
+            ":memory:", config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+        )
+        self._local = threading.local()
+        self._cursors: list[Any] = []
+        self._lock = threading.RLock()
+        self._registered: dict[tuple[str, str], int] = {}
+        self._closed = False
+        self._spark: LakeSparkSession = LakeSparkSession(conn=self._connection, lake=self)
+        self.statements = StatementRunner(self)
+        self.register_all_tables()
+
+    # -- connection -------------------------------------------------------------------------------------------
+
+    @property
+    def spark(self) -> LakeSparkSession:
+        return self._spark
+
+    def cursor(self) -> Any:
+        """This thread's cursor on the shared in-memory database."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            if self._closed:
+                raise EngineError("the DuckDB session is closed")
+            cursor = self._connection.cursor()
+            self._local.cursor = cursor
+            with self._lock:
+                self._cursors.append(cursor)
+        return cursor
+
+    def execute(self, sql: str, parameters: list[Any] | None = None) -> Any:
+        """Run DuckDB SQL on this thread's cursor, translating DuckDB's errors."""
+        try:
+            return self.cursor().execute(sql, parameters) if parameters else self.cursor().execute(sql)
+        except duckdb.InterruptException as exc:
+            raise KeyboardInterrupt from exc
+        except duckdb.Error as exc:
+            raise map_duckdb_error(exc, sql) from exc
+
+    def relation(self, sql: str) -> Any:
+        """A lazy DuckDB relation for a SELECT, on this thread's cursor (streams without an extra copy)."""
+        try:
+            return self.cursor().sql(sql)
+        except duckdb.InterruptException as exc:
+            raise KeyboardInterrupt from exc
+        except duckdb.Error as exc:
+            raise map_duckdb_error(exc, sql) from exc
+
+    def interrupt(self) -> None:
+        with self._lock:
+            for cursor in self._cursors:
+                try:
+                    cursor.interrupt()
+                except duckdb.Error:
+                    logger.debug("interrupting a cursor failed", exc_info=True)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._spark.stop()
+        with self._lock:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
+        self._connection.close()
+
+    # -- tables as views --------------------------------------------------------------------------------------
+
+    def register_all_tables(self) -> None:
+        for schema, name, path in delta.discover_tables(self.target.lake_root):
+            try:
+                self.refresh_view(schema, name, path=path)
+            except TableError as exc:
+                # A broken table must not stop work on the others; reading it raises the error again.
+                logger.warning("%s", exc)
+
+    def refresh_view(self, schema: str, name: str, *, path: Path | None = None) -> delta.TableSnapshot:
+        """Point view ``schema.name`` at the table's latest version."""
+        path = path or self.names.table_path(schema, name)
+        snapshot = delta.open_snapshot(path, name=f"{schema}.{name}")
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        self.execute(f"CREATE OR REPLACE VIEW {quote(schema)}.{quote(name)} AS {snapshot_select(snapshot)}")
+        with self._lock:
+            self._registered[(schema, name)] = snapshot.version
+        return snapshot
+
+    def drop_view(self, schema: str, name: str) -> None:
+        self.execute(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(name)}")
+        with self._lock:
+            self._registered.pop((schema, name), None)
+        self._spark.forget_cached_schemas()
+
+    def is_registered(self, schema: str, name: str) -> bool:
+        with self._lock:
+            return (schema, name) in self._registered
+
+    def ensure_readable(self, table: TableName) -> None:
+        """Register a table written since the session started, or raise a clear error for a missing one."""
+        assert table.schema is not None
+        if self.is_registered(table.schema, table.name) or self.statements.is_session_view(table):
+            return
+        path = self.names.table_path(table.schema, table.name)
+        if not delta.is_delta_table(path):
+            raise unknown_table_error(table, self.names)
+        self.refresh_view(table.schema, table.name, path=path)
+
+    def list_tables(self) -> list[TableInfo]:
+        return [
+            TableInfo(schema, name, path, delta.table_version(path, name=f"{schema}.{name}"))
+            for schema, name, path in delta.discover_tables(self.target.lake_root)
+        ]
+
+    # -- reads from the DataFrame API -------------------------------------------------------------------------
+
+    def prepare_table_read(self, name: str) -> str:
+        """``spark.table(name)``: the resolved ``schema.table`` text, with its view in place."""
+        if name in self._spark.temp_views:
+            return name
+        table = self.names.resolve(self.names.parse(name))
+        self.ensure_readable(table)
+        return f"{table.schema}.{table.name}"
+
+    def register_path_view(self, path: str, *, options: dict[str, Any]) -> str:
+        """A view over a Delta table given by path (`spark.read.format("delta").load(path)`)."""
+        version = options.get("versionAsOf")
+        resolved = self.names.resolve_file_path(path)
+        snapshot = delta.open_snapshot(resolved, name=path, version=int(version) if version is not None else None)
+        view = f"__lockgate_path_{abs(hash((str(resolved), snapshot.version)))}"
+        self.execute(f"CREATE OR REPLACE VIEW main.{quote(view)} AS {snapshot_select(snapshot)}")
+        return view
+
+    def resolve_paths(self, paths: Any) -> Any:
+        if paths is None:
+            return None
+        if isinstance(paths, str):
+            return self.resolve_path(paths)
+        return [self.resolve_path(p) for p in paths]
+
+    def resolve_path(self, path: str | None) -> str | None:
+        return None if path is None else str(self.names.resolve_file_path(path))
+
+    # -- writes from the DataFrame API ------------------------------------------------------------------------
+
+    def write_dataframe(
+        self, df: Any, name: str, *, mode: str, partition_by: tuple[str, ...], options: dict[str, Any]
+    ) -> None:
+        table = self.names.resolve(self.names.parse(name))
+        self.write_select(
+            table,
+            dataframe_sql(df),
+            mode=_spark_mode(mode),
+            partition_by=partition_by,
+            merge_schema=_truthy(options.get("mergeSchema")),
+        )
+
+    def insert_dataframe(self, df: Any, name: str, *, overwrite: bool) -> None:
+        table = self.names.resolve(self.names.parse(name))
+        self.ensure_readable(table)
+        select = self.statements.positional_select(table, dataframe_sql(df))
+        self.write_select(table, select, mode="overwrite" if overwrite else "append")
+
+    def write_dataframe_to_path(self, df: Any, path: str, *, mode: str, partition_by: tuple[str, ...]) -> None:
+        resolved = self.names.resolve_file_path(path)
+        reader, counter = self.stream(dataframe_sql(df))
+        delta.write_table(resolved, reader, name=path, mode=_spark_mode(mode), partition_by=partition_by)
+        self.record_rows(path, counter.rows)
+
+    def write_select(
+        self,
+        table: TableName,
+        select_sql: str,
+        *,
+        mode: delta.WriteMode,
+        partition_by: tuple[str, ...] = (),
+        merge_schema: bool = False,
+    ) -> int:
+        """Commit the rows of a DuckDB query as a new version of ``table``; returns the rows written."""
+        assert table.schema is not None
+        path = self.names.table_path(table.schema, table.name)
+        reader, counter = self.stream(select_sql)
+        version = delta.write_table(
+            path, reader, name=str(table), mode=mode, partition_by=partition_by or None, merge_schema=merge_schema
+        )
+        if version is not None:
+            self.refresh_view(table.schema, table.name, path=path)
+            self._spark.forget_cached_schemas()
+            self.record_rows(str(table), counter.rows)
+        return counter.rows
+
+    def stream(self, select_sql: str) -> tuple[pa.RecordBatchReader, _RowCounter]:
+        import pyarrow as pa
+
+        reader = self.relation(select_sql).to_arrow_reader(100_000)
+        counter = _RowCounter()
+        return pa.RecordBatchReader.from_batches(reader.schema, counter.count(reader)), counter
+
+    # -- SQL --------------------------------------------------------------------------------------------------
+
+    def sql(self, text: Any, *, file: str = "<sql>", line: int = 1) -> Any:
+        statements = split_statements(
+            text if isinstance(text, str) else text.sql(dialect="spark"), file=file, line=line
+        )
+        result = None
+        for statement in statements:
+            result = self.statements.run(statement)
+        return result
+
+    def query(self, text: str, *, dialect: str = "spark") -> QueryResult:
+        if dialect == "duckdb":
+            cursor = self.execute(text)
+        else:
+            statements = split_statements(text, file="<query>")
+            if len(statements) != 1:
+                raise SqlError(f"expected one query, got {len(statements)} statements", hint="run one SELECT at a time")
+            expression = rewrite_tables(statements[0].expression, self.statements.resolve_for_read)
+            cursor = self.execute(to_duckdb(expression, location=statements[0].location))
+        columns = tuple(column[0] for column in cursor.description or ())
+        return QueryResult(columns=columns, rows=cursor.fetchall() if columns else [])
+
+    def render_dataframe(self, df: Any, *, limit: int = 20) -> str:
+        sql = dataframe_sql(df)
+        cursor = self.execute(f"SELECT * FROM ({sql}) LIMIT {int(limit) + 1}")
+        columns = [column[0] for column in cursor.description or ()]
+        rows = cursor.fetchall()
+        return format_rows(columns, rows, limit=limit)
+
+    # -- activity bookkeeping ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def activity_scope(self, metrics: TableMetrics) -> Iterator[None]:
+        previous = getattr(self._local, "metrics", None)
+        self._local.metrics = metrics
+        try:
+            yield
+        finally:
+            self._local.metrics = previous
+
+    def record_rows(self, table: str, rows: int) -> None:
+        metrics: TableMetrics | None = getattr(self._local, "metrics", None)
+        if metrics is not None:
+            metrics.add(table, rows)
+
+    @contextmanager
+    def notebook_imports(self) -> Iterator[None]:
+        from lockgate.engine.duckdb_spark import pyspark_aliases
+
+        with pyspark_aliases(self._spark):
+            yield
+
+
+class _RowCounter:
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def count(self, reader: Any) -> Iterator[Any]:
+        for batch in reader:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def dataframe_sql(df: Any) -> str:
+    """The DuckDB SQL of a sqlframe DataFrame, as one statement."""
+    statements = df.sql(dialect="duckdb", optimize=False, pretty=False, as_list=True)
+    if len(statements) != 1:
+        raise EngineError(
+            "this DataFrame needs several SQL statements, which lockgate cannot stream yet",
+            hint="avoid .cache()/.persist() before writing",
+        )
+    return str(statements[0])
+
+
+def format_rows(columns: list[str], rows: list[tuple[Any, ...]], *, limit: int) -> str:
+    """A plain text table, like Spark's `df.show()`."""
+    shown = rows[:limit]
+    cells = [[_cell(value) for value in row] for row in shown]
+    widths = [max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    border = "+" + "+".join("-" * (width + 2) for width in widths) + "+"
+    lines = [border, "|" + "|".join(f" {c:<{w}} " for c, w in zip(columns, widths, strict=True)) + "|", border]
+    lines += ["|" + "|".join(f" {c:<{w}} " for c, w in zip(row, widths, strict=True)) + "|" for row in cells]
+    lines.append(border)
+    if len(rows) > limit:
+        lines.append(f"only showing top {limit} rows")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = "NULL" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _spark_mode(mode: str) -> delta.WriteMode:
+    try:
+        return _SPARK_MODES[mode.lower()]  # type: ignore[return-value]
+    except KeyError:
+        raise EngineError(f"unknown save mode {mode!r}", hint="use one of: overwrite, append, ignore, error") from None
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"true", "1", "yes"}
+
+
+def map_duckdb_error(exc: Exception, sql: str) -> LockgateError:
+    """A lockgate error for a DuckDB error; user SQL problems are the user's, not the engine's."""
+    message = str(exc).strip()
+    first = message.splitlines()[0] if message else type(exc).__name__
+    if isinstance(exc, duckdb.IOException) and ("parquet" in message.lower() or "magic bytes" in message):
+        return TableError(
+            f"a table's data file is unreadable: {first}",
+            hint="the table may be corrupt or truncated; restore the file or rewrite the table",
+        )
+    if isinstance(exc, duckdb.CatalogException | duckdb.BinderException | duckdb.ParserException):
+        return SqlError(first, hint=_sql_hint(sql))
+    if isinstance(
+        exc,
+        duckdb.ConversionException
+        | duckdb.InvalidInputException
+        | duckdb.ConstraintException
+        | duckdb.OutOfRangeException
+        | duckdb.NotImplementedException,
+    ):
+        return UserCodeError(first, detail=message, hint=_sql_hint(sql))
+    return EngineError(f"DuckDB failed: {first}", hint="rerun with --debug for details")
+
+
+def _sql_hint(sql: str) -> str | None:
+    text = " ".join(sql.split())
+    return f"in: {text[:200]}{'...' if len(text) > 200 else ''}"

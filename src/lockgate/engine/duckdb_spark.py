@@ -1,0 +1,313 @@
+"""The PySpark API on DuckDB (sqlframe), wired to lockgate's Delta lake.
+
+sqlframe turns DataFrame code into SQL; this module makes its reads and writes go through the lake:
+`spark.table` / `spark.read.table` resolve `[catalog.]schema.table` to the environment's Delta tables,
+`saveAsTable` / `insertInto` / `write.format("delta").save` commit Delta versions, `spark.sql` runs Spark SQL
+statements (DDL and DML included) through :class:`~lockgate.engine.duckdb.DuckDBSession`.
+
+It also installs `pyspark` import aliases for notebooks, so `from pyspark.sql import functions as F` works
+whether or not PySpark is installed. Imported only by ``engine/duckdb.py``, lazily.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlframe.base.exceptions import UnsupportedOperationError
+from sqlframe.duckdb import DuckDBDataFrameReader, DuckDBDataFrameWriter, DuckDBSession
+from sqlframe.duckdb import functions as duckdb_functions
+from sqlframe.duckdb import types as duckdb_types
+from sqlframe.duckdb import window as duckdb_window
+from sqlglot import exp
+from sqlglot.schema import MappingSchema
+
+from lockgate.errors import AnalysisError, EngineError, LockgateError, SqlError
+
+if TYPE_CHECKING:
+    from lockgate.engine.duckdb import DuckDBSession as LakeSession
+
+_FEATURES_NEEDING_SPARK = {
+    "pyspark.ml": "Spark MLlib",
+    "pyspark.mllib": "Spark MLlib",
+    "pyspark.streaming": "Spark Streaming",
+    "pyspark.rdd": "RDDs",
+    "pyspark.pandas": "the pandas API on Spark",
+    "pyspark.sql.streaming": "Structured Streaming",
+}
+
+
+class LakeReader(DuckDBDataFrameReader):
+    """`spark.read`: tables resolve through the lake; file paths through the project (dbfs:/ too)."""
+
+    session: LakeSparkSession
+
+    def table(self, tableName: str) -> Any:
+        return super().table(self.session.lake.prepare_table_read(tableName))
+
+    def load(self, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
+        fmt = (format or self.state_format_to_read or "").lower()
+        if fmt == "delta":
+            if path is None:
+                raise EngineError(
+                    "spark.read.format('delta').load() needs a path",
+                    hint="or read a table by name with spark.table('schema.table')",
+                )
+            view = self.session.lake.register_path_view(str(path), options=self.state_options | options)
+            return super().table(view)
+        return super().load(self.session.lake.resolve_paths(path), format=format, schema=schema, **options)
+
+
+class LakeWriter(DuckDBDataFrameWriter):
+    """`df.write`: tables are Delta tables in the environment's lake."""
+
+    def saveAsTable(
+        self,
+        name: str,
+        format: str | None = None,
+        mode: str | None = None,
+        partitionBy: str | Sequence[str] | None = None,
+        **options: Any,
+    ) -> Any:
+        self._check_format(format or self._state_format_to_write)
+        lake = self._session.lake
+        lake.write_dataframe(
+            self._df,
+            name,
+            mode=str(mode or self._mode or "errorifexists"),
+            partition_by=_names(partitionBy or self._partition_by()),
+            options=self.state_options | options,
+        )
+        return self
+
+    def insertInto(self, tableName: str, overwrite: bool | None = None) -> Any:
+        self._session.lake.insert_dataframe(self._df, tableName, overwrite=bool(overwrite))
+        return self
+
+    def save(
+        self,
+        path: str | None = None,
+        format: str | None = None,
+        mode: str | None = None,
+        partitionBy: str | Sequence[str] | None = None,
+        **options: Any,
+    ) -> None:
+        fmt = (format or self._state_format_to_write or "delta").lower()
+        if fmt != "delta":
+            super().save(self._session.lake.resolve_path(path), fmt, mode, list(_names(partitionBy)) or None, **options)
+            return
+        if path is None:
+            raise EngineError("df.write.save() needs a path", hint="or use saveAsTable('schema.table')")
+        self._session.lake.write_dataframe_to_path(
+            self._df, path, mode=str(mode or self._mode or "error"), partition_by=_names(partitionBy)
+        )
+
+    def partitionBy(self, *cols: str | list[str]) -> LakeWriter:
+        names: list[str] = []
+        for col in cols:
+            names.extend([col] if isinstance(col, str) else col)
+        writer = self.copy()
+        writer.state_options = {**self.state_options, "__partition_by__": ",".join(names)}
+        return writer
+
+    def _partition_by(self) -> tuple[str, ...]:
+        value = self.state_options.pop("__partition_by__", "")
+        return tuple(name for name in str(value).split(",") if name)
+
+    @staticmethod
+    def _check_format(fmt: str | None) -> None:
+        if fmt and fmt.lower() not in {"delta"}:
+            raise EngineError(
+                f"saveAsTable with format {fmt!r} is not supported: lake tables are Delta tables",
+                hint="drop .format(...), or write files with df.write.parquet(path)",
+            )
+
+    @property
+    def _session(self) -> LakeSparkSession:
+        session = self._df.session
+        assert isinstance(session, LakeSparkSession)
+        return session
+
+
+class LakeSparkSession(DuckDBSession):
+    """The `spark` object notebooks see on the DuckDB engine."""
+
+    _reader = LakeReader
+    _writer = LakeWriter
+
+    lake: LakeSession
+
+    def __init__(self, conn: Any = None, *args: Any, lake: LakeSession | None = None, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        if lake is not None:
+            self.lake = lake
+
+    @property
+    def _cur(self) -> Any:
+        # One DuckDB cursor per thread: activities run in parallel threads over one in-memory database.
+        return self.lake.cursor()
+
+    def _execute(self, sql: str) -> None:
+        self._last_result = self._cur.execute(sql)
+
+    def sql(self, sqlQuery: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(sqlQuery, exp.Expr):
+            # sqlframe's own readers build expressions and call sql(); user code passes text.
+            return super().sql(sqlQuery, *args, **kwargs)
+        if args or kwargs.get("args") is not None or set(kwargs) - {"dialect"}:
+            raise UnsupportedOperationError(
+                "spark.sql() with parameters is not supported on the DuckDB engine; format the values into the SQL text"
+            )
+        return self.lake.sql(sqlQuery)
+
+    def sql_as_dataframe(self, spark_sql: Any) -> Any:
+        """sqlframe's own `sql()` for a query the lake has already resolved and checked."""
+        return super().sql(spark_sql, qualify=False)
+
+    def table(self, tableName: str) -> Any:
+        return self.read.table(tableName)
+
+    def forget_cached_schemas(self) -> None:
+        """Drop sqlframe's cached column lists after a table's schema may have changed."""
+        self.catalog._schema = MappingSchema()
+
+    @property
+    def sparkContext(self) -> Any:
+        raise EngineError(
+            "spark.sparkContext (RDDs) needs the Spark engine",
+            hint="run with --engine spark (install it with: pip install 'lockgate[spark]')",
+        )
+
+    @property
+    def udf(self) -> Any:
+        raise EngineError(
+            "Python UDFs need the Spark engine",
+            hint="use built-in functions from pyspark.sql.functions, or run with --engine spark "
+            "(pip install 'lockgate[spark]')",
+        )
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+class _SparkSessionAlias:
+    """`pyspark.sql.SparkSession` inside notebooks: the builder returns the run's session."""
+
+    session: LakeSparkSession | None = None
+
+    class _Builder:
+        def appName(self, _name: str) -> _SparkSessionAlias._Builder:
+            return self
+
+        def master(self, _master: str) -> _SparkSessionAlias._Builder:
+            return self
+
+        def config(self, *_args: Any, **_kwargs: Any) -> _SparkSessionAlias._Builder:
+            return self
+
+        def enableHiveSupport(self) -> _SparkSessionAlias._Builder:
+            return self
+
+        def getOrCreate(self) -> LakeSparkSession:
+            if _SparkSessionAlias.session is None:
+                raise EngineError("no lockgate session is active", hint="run notebooks with `lockgate run`")
+            return _SparkSessionAlias.session
+
+    builder = _Builder()
+
+    @classmethod
+    def getActiveSession(cls) -> LakeSparkSession | None:
+        return cls.session
+
+    @classmethod
+    def active(cls) -> LakeSparkSession | None:
+        return cls.session
+
+
+def _pyspark_modules() -> dict[str, types.ModuleType]:
+    import sqlframe.duckdb as engine_module
+
+    pyspark = types.ModuleType("pyspark", "lockgate: PySpark API on DuckDB (sqlframe)")
+    pyspark.__path__ = []
+    sql = types.ModuleType("pyspark.sql")
+    sql.__path__ = []
+    for name in engine_module.__all__:
+        setattr(sql, name.removeprefix("DuckDB"), getattr(engine_module, name))
+    sql.SparkSession = _SparkSessionAlias  # type: ignore[attr-defined]
+    sql.functions = duckdb_functions  # type: ignore[attr-defined]
+    sql.types = duckdb_types  # type: ignore[attr-defined]
+    sql.window = duckdb_window  # type: ignore[attr-defined]
+    utils = types.ModuleType("pyspark.sql.utils")
+    errors = types.ModuleType("pyspark.errors")
+    for module in (utils, errors):
+        module.AnalysisException = AnalysisError  # type: ignore[attr-defined]
+        module.ParseException = SqlError  # type: ignore[attr-defined]
+        module.PySparkException = LockgateError  # type: ignore[attr-defined]
+    sql.utils = utils  # type: ignore[attr-defined]
+    pyspark.sql = sql  # type: ignore[attr-defined]
+    pyspark.errors = errors  # type: ignore[attr-defined]
+    return {
+        "pyspark": pyspark,
+        "pyspark.sql": sql,
+        "pyspark.sql.functions": duckdb_functions,
+        "pyspark.sql.types": duckdb_types,
+        "pyspark.sql.window": duckdb_window,
+        "pyspark.sql.utils": utils,
+        "pyspark.sql.dataframe": sql,
+        "pyspark.sql.column": sql,
+        "pyspark.sql.session": sql,
+        "pyspark.errors": errors,
+    }
+
+
+class _SparkOnlyFinder(importlib.abc.MetaPathFinder):
+    """Turns imports of PySpark features DuckDB cannot provide into a clear error."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith("pyspark"):
+            return None
+        feature = next(
+            (
+                label
+                for prefix, label in _FEATURES_NEEDING_SPARK.items()
+                if fullname == prefix or fullname.startswith(prefix + ".")
+            ),
+            None,
+        )
+        what = feature or f"module {fullname}"
+        raise ImportError(
+            f"{what} needs the Spark engine; the DuckDB engine provides pyspark.sql only. "
+            "Run with --engine spark (pip install 'lockgate[spark]')."
+        )
+
+
+@contextmanager
+def pyspark_aliases(session: LakeSparkSession) -> Iterator[None]:
+    """While active, `import pyspark...` in notebooks resolves to the DuckDB-backed API."""
+    aliases = _pyspark_modules()
+    saved = {name: module for name, module in sys.modules.items() if name == "pyspark" or name.startswith("pyspark.")}
+    finder = _SparkOnlyFinder()
+    for name in saved:
+        del sys.modules[name]
+    sys.modules.update(aliases)
+    sys.meta_path.insert(0, finder)
+    _SparkSessionAlias.session = session
+    try:
+        yield
+    finally:
+        _SparkSessionAlias.session = None
+        sys.meta_path.remove(finder)
+        for name in list(sys.modules):
+            if name == "pyspark" or name.startswith("pyspark."):
+                del sys.modules[name]
+        sys.modules.update(saved)

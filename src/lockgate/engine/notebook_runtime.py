@@ -1,0 +1,203 @@
+"""Running notebooks, engine-neutral: cells in order with `spark`, `dbutils`, `display` in scope.
+
+Python cells are compiled with the notebook's file name and line numbers, so a traceback points at the line
+in the file; `%sql` cells go to the session's Spark SQL; `%run` runs another notebook in the same namespace;
+`dbutils.notebook.run` runs one in a fresh namespace and returns its exit value. Anything a cell raises
+becomes a :class:`~lockgate.errors.UserCodeError` (or keeps its lockgate error type) naming the notebook,
+the cell and the line.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lockgate.engine.base import EngineSession
+from lockgate.engine.dbutils import DBUtils, FileSystem, NotebookExit, NotebookUtils, Secrets, Widgets
+from lockgate.engine.secrets import SecretStore
+from lockgate.engine.sql import substitute_parameters
+from lockgate.errors import LockgateError, SourceLocation, UserCodeError
+from lockgate.model.notebook import Cell, Notebook, resolve_reference
+
+NotebookLoader = Callable[[str], Notebook]
+"""Loads a notebook by project-relative path (with or without extension); raises NotFoundError."""
+
+_GET_ARGUMENT = re.compile(r"""getArgument\(\s*(['"])(?P<name>[^'"]+)\1\s*\)""")
+_UNSUPPORTED_CELLS = {
+    "sh": "shell (%sh) cells",
+    "fs": "%fs cells (use dbutils.fs in a Python cell)",
+    "scala": "Scala cells",
+    "r": "R cells",
+    "conda": "%conda cells",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NotebookResult:
+    exit_value: str | None
+    """The value given to `dbutils.notebook.exit`, or None if the notebook ran to its end."""
+
+
+class NotebookRuntime:
+    """Runs notebooks in one engine session.
+
+    The caller holds ``session.notebook_imports()`` open for the whole run: it swaps process-wide import
+    aliases, so it must not be entered per notebook while other notebooks run in parallel threads.
+    """
+
+    def __init__(
+        self,
+        session: EngineSession,
+        *,
+        load_notebook: NotebookLoader,
+        secrets: SecretStore,
+        resolve_path: Callable[[str], Path],
+    ):
+        self.session = session
+        self._load = load_notebook
+        self._secrets = secrets
+        self._resolve_path = resolve_path
+
+    def run(self, notebook: Notebook, *, widgets: dict[str, str]) -> NotebookResult:
+        """Run every cell of ``notebook``; stops early at `dbutils.notebook.exit`."""
+        widget_state = Widgets(widgets)
+        namespace = self._namespace(notebook, widget_state)
+        try:
+            self._run_cells(notebook, namespace, widget_state, include_stack=(notebook.file,))
+        except NotebookExit as exit_:
+            return NotebookResult(exit_value=exit_.value)
+        return NotebookResult(exit_value=None)
+
+    def _namespace(self, notebook: Notebook, widgets: Widgets) -> dict[str, Any]:
+        def run_child(path: str, _timeout: int, arguments: dict[str, str]) -> str:
+            child = self._load(resolve_reference(notebook.file, path))
+            return self.run(child, widgets=arguments).exit_value or ""
+
+        dbutils = DBUtils(
+            widgets=widgets,
+            fs=FileSystem(self._resolve_path),
+            secrets=Secrets(self._secrets),
+            notebook=NotebookUtils(run_child),
+        )
+        spark = self.session.spark
+        return {
+            "__name__": "__main__",
+            "__file__": notebook.file,
+            "spark": spark,
+            "sqlContext": spark,
+            "dbutils": dbutils,
+            "display": self._display,
+            "displayHTML": lambda html: print(html),  # noqa: T201 - notebooks' output goes to the log
+            "getArgument": widgets.getArgument,
+        }
+
+    def _run_cells(
+        self, notebook: Notebook, namespace: dict[str, Any], widgets: Widgets, *, include_stack: tuple[str, ...]
+    ) -> None:
+        for cell in notebook.cells:
+            try:
+                self._run_cell(notebook, cell, namespace, widgets, include_stack=include_stack)
+            except (NotebookExit, KeyboardInterrupt):
+                raise
+            except LockgateError as exc:
+                _locate(exc, notebook, cell)
+                raise
+            except BaseException as exc:
+                raise _user_code_error(exc, notebook, cell) from exc
+
+    def _run_cell(
+        self,
+        notebook: Notebook,
+        cell: Cell,
+        namespace: dict[str, Any],
+        widgets: Widgets,
+        *,
+        include_stack: tuple[str, ...],
+    ) -> None:
+        if cell.kind == "python":
+            code = compile("\n" * (cell.line - 1) + cell.source, notebook.file, "exec")
+            exec(code, namespace)
+        elif cell.kind == "sql":
+            self._run_sql_cell(notebook, cell, widgets)
+        elif cell.kind == "run":
+            self._include(notebook, cell, namespace, widgets, include_stack=include_stack)
+        elif cell.kind == "pip":
+            print(f"skipped %pip cell {cell.index}: install packages into lockgate's environment instead")  # noqa: T201
+        elif cell.kind in _UNSUPPORTED_CELLS:
+            raise UserCodeError(
+                f"{_UNSUPPORTED_CELLS[cell.kind]} are not supported",
+                location=SourceLocation(notebook.file, cell.line),
+                cell=cell.index,
+                hint="rewrite the cell in Python or SQL",
+            )
+
+    def _run_sql_cell(self, notebook: Notebook, cell: Cell, widgets: Widgets) -> None:
+        values = widgets.values()
+        text = _GET_ARGUMENT.sub(lambda m: "'" + widgets.getArgument(m["name"]).replace("'", "''") + "'", cell.source)
+        text = substitute_parameters(text, values)
+        result = self.session.sql(text, file=notebook.file, line=cell.line)
+        if result is not None and hasattr(result, "columns") and result.columns:
+            self._display(result)
+
+    def _include(
+        self,
+        notebook: Notebook,
+        cell: Cell,
+        namespace: dict[str, Any],
+        widgets: Widgets,
+        *,
+        include_stack: tuple[str, ...],
+    ) -> None:
+        target = resolve_reference(notebook.file, cell.run_target or "")
+        included = self._load(target)
+        if included.file in include_stack:
+            raise UserCodeError(
+                f"%run cycle: {' -> '.join((*include_stack, included.file))}",
+                location=SourceLocation(notebook.file, cell.line),
+                cell=cell.index,
+            )
+        for name, value in cell.run_args.items():
+            widgets._passed[name] = value
+        self._run_cells(included, namespace, widgets, include_stack=(*include_stack, included.file))
+
+    def _display(self, value: Any, *args: Any, **kwargs: Any) -> None:
+        if hasattr(value, "sql") and hasattr(value, "columns"):
+            print(self.session.render_dataframe(value))  # noqa: T201
+        elif hasattr(value, "head") and hasattr(value, "to_string"):
+            print(value.head(20).to_string())  # noqa: T201
+        else:
+            print(value)  # noqa: T201
+
+
+def _locate(exc: LockgateError, notebook: Notebook, cell: Cell) -> None:
+    """Point an error raised inside a cell at that cell when it has no place of its own in the notebook."""
+    if exc.location is None or exc.location.file != notebook.file:
+        line = _user_line(exc, notebook.file) or cell.line
+        exc.location = SourceLocation(notebook.file, line)
+    if isinstance(exc, UserCodeError) and exc.cell is None:
+        exc.cell = cell.index
+
+
+def _user_line(exc: BaseException, file: str) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == file:
+            line = frame.lineno
+    return line
+
+
+def _user_code_error(exc: BaseException, notebook: Notebook, cell: Cell) -> UserCodeError:
+    line = _user_line(exc, notebook.file)
+    if isinstance(exc, SyntaxError) and exc.filename == notebook.file:
+        line = exc.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == notebook.file]
+    detail = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
+    where = f"cell {cell.index}" + (f" ({cell.title})" if cell.title else "")
+    message = f"{type(exc).__name__}: {exc}".rstrip(": ") if str(exc) else type(exc).__name__
+    return UserCodeError(
+        f"{where}: {message}", location=SourceLocation(notebook.file, line or cell.line), cell=cell.index, detail=detail
+    )

@@ -1,0 +1,197 @@
+"""Every error lockgate raises on purpose, and where each one is meant to be caught.
+
+The tree, with the exit code the CLI maps each branch to::
+
+    LockgateError                 never raised directly
+      UserInputError              exit 2: the project or the command line is wrong
+        ProjectError              malformed YAML, unknown keys or names, cycles, wrong types
+        NotFoundError             unknown pipeline / environment / run / table, with did-you-mean
+        SecretNotFoundError       lists every provider and key that was tried
+        SqlError                  SQL that does not parse, cannot be translated, or names a missing column
+        TableNotFoundError        a table that does not exist in the environment
+      ConflictError               exit 3: something else holds what we need
+      StateError                  exit 4: the state database is too old, too new or corrupt
+      EngineError                 exit 5: the engine is missing or failed (``transient`` decides retry)
+        TableError                a Delta table is missing, corrupt or unreadable
+      UserCodeError               exit 1: a notebook or SQL statement raised; keeps activity and cell
+      RunFailedError              exit 1: a run finished unsuccessfully; carries the resume hint
+      RunCancelledError           exit 130: the user interrupted a run
+
+``AnalysisError`` is a second base of ``SqlError`` and ``TableNotFoundError``: notebooks see it as PySpark's
+``AnalysisException``, so their ``except AnalysisException`` blocks work on every engine.
+
+Rules: library exceptions are translated at the module that owns the library (``raise ... from exc``);
+messages say what is wrong, ``hint`` says how to fix it; ``location`` names the place when one is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """A 1-based position in a file the user wrote."""
+
+    file: str
+    line: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+    def relative_to(self, root: Path) -> SourceLocation:
+        """The same location with ``file`` shown relative to ``root`` when it lies below it."""
+        try:
+            file = str(Path(self.file).resolve().relative_to(root.resolve()))
+        except ValueError:
+            file = self.file
+        return SourceLocation(file, self.line, self.col)
+
+
+class LockgateError(Exception):
+    """Root of every error lockgate raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, location: SourceLocation | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.location = location
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UserInputError(LockgateError):
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation problem; a :class:`ProjectError` carries all of a project's problems at once."""
+
+    message: str
+    location: SourceLocation | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ProjectError(UserInputError):
+    """The project's files are wrong. ``problems`` lists every problem found, in file order."""
+
+    max_shown = 20
+
+    def __init__(
+        self,
+        problems: list[Problem] | Problem | str,
+        *,
+        hint: str | None = None,
+        location: SourceLocation | None = None,
+    ):
+        if isinstance(problems, str):
+            problems = [Problem(problems, location, hint)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        super().__init__(first.message, hint=first.hint, location=first.location)
+
+    def __str__(self) -> str:
+        shown = [str(problem) for problem in self.problems[: self.max_shown]]
+        hidden = len(self.problems) - len(shown)
+        if hidden > 0:
+            shown.append(f"... and {hidden} more")
+        return "\n".join(shown)
+
+
+class NotFoundError(UserInputError):
+    pass
+
+
+class SecretNotFoundError(UserInputError):
+    pass
+
+
+class AnalysisError(LockgateError):
+    """A query or table reference that cannot be analysed (PySpark's ``AnalysisException``)."""
+
+
+class SqlError(UserInputError, AnalysisError):
+    pass
+
+
+class TableNotFoundError(NotFoundError, AnalysisError):
+    pass
+
+
+class ConflictError(LockgateError):
+    exit_code = 3
+
+
+class StateError(LockgateError):
+    exit_code = 4
+
+
+class EngineError(LockgateError):
+    exit_code = 5
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, location: SourceLocation | None = None, transient: bool = False
+    ):
+        super().__init__(message, hint=hint, location=location)
+        self.transient = transient
+
+
+class TableError(EngineError):
+    pass
+
+
+class UserCodeError(LockgateError):
+    """User code (a notebook cell or a SQL statement) raised. ``cause`` is the original exception."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        location: SourceLocation | None = None,
+        cell: int | None = None,
+        detail: str | None = None,
+    ):
+        super().__init__(message, hint=hint, location=location)
+        self.cell = cell
+        self.detail = detail
+
+
+class RunFailedError(LockgateError):
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, run_id: str | None = None):
+        super().__init__(message, hint=hint)
+        self.run_id = run_id
+
+
+class RunCancelledError(LockgateError):
+    exit_code = 130
+
+    def __init__(self, message: str, *, hint: str | None = None, run_id: str | None = None):
+        super().__init__(message, hint=hint)
+        self.run_id = run_id

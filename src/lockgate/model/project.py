@@ -1,0 +1,190 @@
+"""The project file, ``lockgate.yaml``: name, default engine, typed variables, environments, connections.
+
+Structure is checked by pydantic; references between parts (an environment setting an undeclared variable, a
+default environment that does not exist) are checked by :func:`find_config_problems`, which has the source
+positions to point at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lockgate.errors import NotFoundError, Problem, SourceLocation
+from lockgate.model.suggest import did_you_mean, format_choices
+from lockgate.model.value import ValueSpec, coerce_value
+
+EngineName = Literal["duckdb", "spark"]
+ENGINE_NAMES: tuple[str, ...] = ("duckdb", "spark")
+DEFAULT_SCHEMA = "default"
+"""Schema of an unqualified table name, as in Databricks."""
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+Locate = Callable[[tuple[str | int, ...]], SourceLocation]
+
+
+class Environment(BaseModel):
+    """A named target (dev, test, staging, prod): its own lake, catalog name and variable values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lake: str
+    """Folder (relative to the project root, or absolute) holding this environment's Delta tables."""
+    catalog: str | None = None
+    """Catalog name three-part table names use for this environment (default: the environment's name)."""
+    protected: bool = False
+    """Protected environments refuse deploys from a dirty tree and may require approval."""
+    engine: EngineName | None = None
+    """Engine for runs in this environment; defaults to the project's `engine`."""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    """Values for the project's declared `vars` in this environment."""
+
+
+class LocalConnection(BaseModel):
+    """A folder on the machine that runs the engine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["local"]
+    path: str
+    """Folder path, relative to the project root or absolute."""
+
+
+Connection = LocalConnection
+
+
+class ProjectConfig(BaseModel):
+    """What ``lockgate.yaml`` holds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """The project's name."""
+    engine: EngineName = "duckdb"
+    """Default engine: `duckdb` (embedded) or `spark`."""
+    default_environment: str = "dev"
+    """Environment used when a command is given no `--env`."""
+    vars: dict[str, ValueSpec] = Field(default_factory=dict)
+    """Typed variables that every environment may set; read them as `{{ env.vars.NAME }}`."""
+    environments: dict[str, Environment]
+    """The environments this project deploys to and runs in."""
+    connections: dict[str, Connection] = Field(default_factory=dict)
+    """Named places data lives."""
+
+    @field_validator("environments")
+    @classmethod
+    def _environments_not_empty(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        if not value:
+            raise ValueError(
+                "at least one environment is needed\nhint: add `environments: {dev: {lake: .lockgate/lake/dev}}`"
+            )
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentContext:
+    """An environment resolved for one command: values typed and defaulted, names fixed."""
+
+    name: str
+    lake: str
+    catalog: str
+    protected: bool
+    engine: str
+    vars: dict[str, Any] = field(default_factory=dict)
+
+    def as_expression_context(self) -> dict[str, Any]:
+        return {"name": self.name, "catalog": self.catalog, "protected": self.protected, "vars": dict(self.vars)}
+
+
+def find_config_problems(config: ProjectConfig, locate: Locate) -> list[Problem]:
+    """Cross-reference checks of a structurally valid config, each problem at its place."""
+    problems: list[Problem] = []
+    if config.default_environment not in config.environments:
+        problems.append(
+            unknown_name_problem(
+                "environment", config.default_environment, config.environments, locate(("default_environment",))
+            )
+        )
+    for env_name, env in config.environments.items():
+        if not _NAME.match(env_name):
+            problems.append(
+                Problem(
+                    f"environment name {env_name!r} must start with a letter and use only letters, digits, '_' and '-'",
+                    locate(("environments", env_name)),
+                )
+            )
+        for var_name, raw in env.vars.items():
+            path: tuple[str | int, ...] = ("environments", env_name, "vars", var_name)
+            spec = config.vars.get(var_name)
+            if spec is None:
+                problems.append(
+                    unknown_name_problem(
+                        "variable", var_name, config.vars, locate(path), fix="declare it under the top-level `vars:`"
+                    )
+                )
+                continue
+            try:
+                coerce_value(spec.type, raw)
+            except ValueError as exc:
+                problems.append(Problem(f"variable {var_name!r}: {exc}", locate(path)))
+    for var_name, spec in config.vars.items():
+        if spec.default is not None:
+            try:
+                coerce_value(spec.type, spec.default)
+            except ValueError as exc:
+                problems.append(
+                    Problem(f"default of variable {var_name!r}: {exc}", locate(("vars", var_name, "default")))
+                )
+    return problems
+
+
+def resolve_environment(config: ProjectConfig, name: str | None, *, engine: str | None = None) -> EnvironmentContext:
+    """The environment ``name`` (default: the project's default) with typed variable values.
+
+    Raises:
+        NotFoundError: the environment does not exist, or a required variable has no value there.
+    """
+    env_name = name or config.default_environment
+    env = config.environments.get(env_name)
+    if env is None:
+        problem = unknown_name_problem("environment", env_name, config.environments, None)
+        raise NotFoundError(problem.message, hint=problem.hint)
+    values: dict[str, Any] = {}
+    for var_name, spec in config.vars.items():
+        raw = env.vars.get(var_name, spec.default)
+        if raw is None:
+            if spec.is_required:
+                raise NotFoundError(
+                    f"variable {var_name!r} has no value in environment {env_name!r}",
+                    hint=f"set `environments.{env_name}.vars.{var_name}` or a `default` in lockgate.yaml",
+                )
+            values[var_name] = None
+            continue
+        values[var_name] = coerce_value(spec.type, raw)
+    return EnvironmentContext(
+        name=env_name,
+        lake=env.lake,
+        catalog=env.catalog or env_name,
+        protected=env.protected,
+        engine=engine or env.engine or config.engine,
+        vars=values,
+    )
+
+
+def unknown_name_problem(
+    kind: str, name: str, known: Any, location: SourceLocation | None, *, fix: str | None = None
+) -> Problem:
+    """A problem for an unknown name, with did-you-mean and the known names."""
+    suggestion = did_you_mean(name, known)
+    hint_parts = []
+    if suggestion:
+        hint_parts.append(f"did you mean {suggestion!r}?")
+    hint_parts.append(f"known: {format_choices(known)}" if known else f"none is defined; {fix or 'define one'}")
+    if fix and known:
+        hint_parts.append(fix)
+    return Problem(f"unknown {kind} {name!r}", location, "; ".join(hint_parts))

@@ -1,0 +1,190 @@
+"""Loading a project: the only reader of `lockgate.yaml`, pipeline files and notebooks.
+
+Every problem in every file is collected before anything is raised, so `lockgate validate` shows them all at
+once, in file order, each with its `file:line:col` and a hint.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lockgate.engine.sql import split_statements
+from lockgate.errors import NotFoundError, Problem, ProjectError, SqlError
+from lockgate.model.notebook import Notebook, parse_notebook, resolve_reference
+from lockgate.model.pipeline import (
+    NOTEBOOK_SUFFIXES,
+    NotebookActivity,
+    Pipeline,
+    SqlActivity,
+    find_pipeline_problems,
+    resolve_notebook_path,
+)
+from lockgate.model.project import ProjectConfig, find_config_problems, unknown_name_problem
+from lockgate.model.yamlsource import YamlDocument, parse_yaml, validate_document
+
+PROJECT_FILE = "lockgate.yaml"
+PIPELINE_DIR = "pipelines"
+_SKIPPED_DIRS = {"node_modules", "venv", "site-packages"}
+_SQL_PARAMETER = re.compile(r"\$\{\s*[A-Za-z_][\w.]*\s*\}")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSource:
+    """A pipeline with the document it came from, so run-time errors can point into the file."""
+
+    name: str
+    file: str
+    pipeline: Pipeline
+    document: YamlDocument
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded, structurally valid project."""
+
+    root: Path
+    config: ProjectConfig
+    pipelines: dict[str, PipelineSource]
+    notebooks: frozenset[str]
+    """Project-relative paths (POSIX) of every notebook-like file."""
+    _notebook_cache: dict[str, Notebook] = field(default_factory=dict, repr=False, compare=False)
+
+    def pipeline(self, name: str) -> PipelineSource:
+        if name in self.pipelines:
+            return self.pipelines[name]
+        problem = unknown_name_problem(
+            "pipeline", name, sorted(self.pipelines), None, fix=f"add {PIPELINE_DIR}/{name}.yaml"
+        )
+        raise NotFoundError(problem.message, hint=problem.hint)
+
+    def notebook_path(self, reference: str) -> str:
+        path = resolve_notebook_path(reference, self.notebooks)
+        if path is None:
+            problem = unknown_name_problem("notebook", reference, sorted(self.notebooks), None)
+            raise NotFoundError(problem.message, hint=problem.hint)
+        return path
+
+    def load_notebook(self, reference: str) -> Notebook:
+        """Read and parse a notebook by project-relative path (extension optional)."""
+        path = self.notebook_path(reference)
+        notebook = self._notebook_cache.get(path)
+        if notebook is None:
+            notebook = parse_notebook(_read_text(self.root / path, path), file=path)
+            self._notebook_cache[path] = notebook
+        return notebook
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` holding `lockgate.yaml`."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise NotFoundError(
+        f"no {PROJECT_FILE} in {here} or any folder above it",
+        hint="run lockgate inside a project, or create one with `lockgate init DIR`",
+    )
+
+
+def load_project(start: Path | None = None) -> Project:
+    """Load and validate the project's YAML files; raises one ProjectError listing every problem."""
+    root = find_project_root(start)
+    problems: list[Problem] = []
+    config_doc = parse_yaml(_read_text(root / PROJECT_FILE, PROJECT_FILE), file=PROJECT_FILE)
+    config, config_problems = validate_document(config_doc, ProjectConfig)
+    problems += config_problems
+    if config is not None:
+        problems += find_config_problems(config, config_doc.locate)
+    notebooks = frozenset(_discover_notebooks(root))
+    pipelines: dict[str, PipelineSource] = {}
+    for file in sorted((root / PIPELINE_DIR).glob("*.y*ml")):
+        relative = file.relative_to(root).as_posix()
+        try:
+            document = parse_yaml(_read_text(file, relative), file=relative)
+        except ProjectError as exc:
+            problems += exc.problems
+            continue
+        pipeline, pipeline_problems = validate_document(document, Pipeline)
+        problems += pipeline_problems
+        if pipeline is not None:
+            problems += find_pipeline_problems(
+                pipeline, document.locate, notebooks=notebooks, file_exists=lambda path: (root / path).is_file()
+            )
+            pipelines[file.stem] = PipelineSource(file.stem, relative, pipeline, document)
+    if problems or config is None:
+        raise ProjectError(problems)
+    return Project(root=root, config=config, pipelines=pipelines, notebooks=notebooks)
+
+
+def check_sources(project: Project, pipelines: Iterable[PipelineSource] | None = None) -> list[Problem]:
+    """Parse every notebook and SQL file the pipelines use, and every SQL statement in them."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for source in pipelines if pipelines is not None else project.pipelines.values():
+        for activity in source.pipeline.activities:
+            if isinstance(activity, NotebookActivity):
+                problems += _notebook_problems(project, activity.notebook, seen)
+            elif isinstance(activity, SqlActivity):
+                text = (
+                    activity.sql
+                    if activity.sql is not None
+                    else _read_text(project.root / str(activity.file), str(activity.file))
+                )
+                problems += _sql_problems(text, file=activity.file or source.file)
+    return problems
+
+
+def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list[Problem]:
+    path = project.notebook_path(reference)
+    if path in seen:
+        return []
+    seen.add(path)
+    try:
+        notebook = project.load_notebook(path)
+    except ProjectError as exc:
+        return list(exc.problems)
+    problems: list[Problem] = []
+    for cell in notebook.cells:
+        if cell.kind == "sql":
+            problems += _sql_problems(cell.source, file=path, line=cell.line)
+        elif cell.kind == "run" and cell.run_target:
+            target = resolve_reference(path, cell.run_target)
+            if resolve_notebook_path(target, project.notebooks) is None:
+                problems.append(unknown_name_problem("notebook", cell.run_target, [], None))
+            else:
+                problems += _notebook_problems(project, target, seen)
+    return problems
+
+
+def _sql_problems(text: str, *, file: str, line: int = 1) -> list[Problem]:
+    try:
+        split_statements(_SQL_PARAMETER.sub("'parameter'", text), file=file, line=line)
+    except SqlError as exc:
+        return [Problem(exc.message, exc.location, exc.hint)]
+    return []
+
+
+def _discover_notebooks(root: Path) -> Iterable[str]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")) and d not in _SKIPPED_DIRS)
+        base = Path(folder)
+        for name in files:
+            if name.endswith(NOTEBOOK_SUFFIXES):
+                yield (base / name).relative_to(root).as_posix()
+
+
+def _read_text(path: Path, shown: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ProjectError(f"{shown} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise ProjectError(
+            Problem(f"{shown} is not UTF-8 text (byte {exc.start})", None, "save the file as UTF-8")
+        ) from exc
+    except OSError as exc:
+        raise ProjectError(f"{shown} cannot be read: {exc.strerror}") from exc

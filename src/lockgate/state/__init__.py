@@ -1,0 +1,258 @@
+"""Where lockgate's state lives: runs and activity runs, in SQLite by default or PostgreSQL.
+
+:class:`StateStore` is the only entry point. It is a thin facade: each method opens one transaction and
+delegates to the per-table functions (``runs.py``), which take a connection. Rules:
+
+- SQLAlchemy Core only, dialect-neutral; the one seam between SQLite and PostgreSQL is ``database.py``.
+- One Alembic tree (``migrations/``), applied by :meth:`StateStore.open`; a database from a newer lockgate, or
+  a file that is not a database, is refused with a :class:`~lockgate.errors.StateError` and left untouched.
+- Every error leaving the store is a :class:`~lockgate.errors.LockgateError`: lock contention is a
+  :class:`~lockgate.errors.ConflictError`, an unknown run a :class:`~lockgate.errors.NotFoundError`, anything
+  else from the database a :class:`~lockgate.errors.StateError`.
+- A store is safe to share between threads; open one per process and close it at exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from lockgate.state import runs
+from lockgate.state.database import Database, open_database
+from lockgate.state.migration import upgrade_schema
+from lockgate.state.records import ActivityRunRecord, ActivityStatus, RunRecord, RunStatus
+
+__all__ = ["ActivityRunRecord", "ActivityStatus", "RunRecord", "RunStatus", "StateStore"]
+
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StateStore:
+    """Runs and activity runs in the state database. Use :meth:`open`; :meth:`close` or ``with`` to close."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    @classmethod
+    def open(cls, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> StateStore:
+        """Connect to the state database at ``url`` and upgrade its schema to this lockgate's head.
+
+        For a SQLite file, its directory is created when missing, and the file itself when there is none.
+
+        Args:
+            url: A SQLAlchemy URL, e.g. ``sqlite:////home/me/project/.lockgate/state.db``.
+            busy_timeout: Seconds to wait for another process's write lock before raising ``ConflictError``.
+
+        Raises:
+            StateError: The URL is unusable, the database was written by a newer lockgate, or it is not a
+                lockgate state database (a corrupt file, say). The database is left unmodified.
+            ConflictError: Another process holds the database's write lock for longer than ``busy_timeout``.
+        """
+        database = open_database(url, busy_timeout=busy_timeout)
+        try:
+            upgrade_schema(database)
+        except BaseException:
+            database.dispose()
+            raise
+        return cls(database)
+
+    @property
+    def location(self) -> str:
+        """The SQLite file, or the database URL with its password hidden: for messages."""
+        return self._database.location
+
+    def close(self) -> None:
+        """Close every pooled connection. The store must not be used afterwards."""
+        self._database.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"StateStore({self.location!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._database.transaction(write=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._database.transaction(write=False) as conn:
+            yield conn
+
+    # -- runs ------------------------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        pipeline: str,
+        target_kind: str,
+        environment: str,
+        engine: str,
+        parameters: Mapping[str, Any],
+        trigger: str = "manual",
+        git_commit: str | None = None,
+    ) -> RunRecord:
+        """Record that a run of a pipeline or notebook (``target_kind``) starts now, as ``running``.
+
+        Returns:
+            The new run, with a fresh time-sortable id such as ``20261125-044512-3f9a2c``.
+        """
+        with self._write() as conn:
+            return runs.create_run(
+                conn,
+                pipeline=pipeline,
+                target_kind=target_kind,
+                environment=environment,
+                engine=engine,
+                parameters=parameters,
+                trigger=trigger,
+                git_commit=git_commit,
+                started_at=_utcnow(),
+            )
+
+    def finish_run(self, run_id: str, *, status: RunStatus, error: str | None = None, output: Any = None) -> RunRecord:
+        """Record a run's end now. ``output`` is stored as JSON; what JSON cannot hold is stored as ``str()``.
+
+        Raises:
+            NotFoundError: No run has exactly this id.
+        """
+        with self._write() as conn:
+            return runs.finish_run(
+                conn, run_id, status=RunStatus(status), error=error, output=output, finished_at=_utcnow()
+            )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id, or with this unique id prefix (``20261125-0445`` is enough when unambiguous).
+
+        Raises:
+            NotFoundError: No run matches, or the prefix matches several; the message lists the candidates.
+        """
+        with self._read() as conn:
+            return runs.get_run(conn, run_id)
+
+    def list_runs(
+        self, *, limit: int = 20, pipeline: str | None = None, environment: str | None = None
+    ) -> list[RunRecord]:
+        """Up to ``limit`` runs, newest first, optionally of one pipeline and/or environment."""
+        with self._read() as conn:
+            return runs.list_runs(conn, limit=limit, pipeline=pipeline, environment=environment)
+
+    def mark_interrupted_runs(self, *, older_than: datetime | timedelta | None = None) -> int:
+        """Fail runs (and their activities) left ``running`` by a dead process, with error ``"interrupted"``.
+
+        Call at start-up, when no other lockgate process can be running them.
+
+        Args:
+            older_than: Only runs started before this UTC instant, or longer ago than this duration.
+
+        Returns:
+            How many runs were marked.
+        """
+        with self._write() as conn:
+            return runs.mark_interrupted_runs(conn, now=_utcnow(), older_than=older_than)
+
+    # -- activity runs ---------------------------------------------------------------------------------------
+
+    def start_activity(
+        self,
+        run_id: str,
+        *,
+        activity: str,
+        activity_type: str,
+        parameters: Mapping[str, Any],
+        attempt: int = 1,
+    ) -> ActivityRunRecord:
+        """Record that an attempt at an activity of a run starts now, as ``running``.
+
+        Raises:
+            NotFoundError: No run has exactly this id.
+        """
+        with self._write() as conn:
+            return runs.start_activity(
+                conn,
+                run_id,
+                activity=activity,
+                activity_type=activity_type,
+                parameters=parameters,
+                attempt=attempt,
+                started_at=_utcnow(),
+            )
+
+    def finish_activity(
+        self,
+        activity_run_id: int,
+        *,
+        status: ActivityStatus,
+        output: Any = None,
+        error: str | None = None,
+        log: str = "",
+        metrics: Mapping[str, Any] | None = None,
+    ) -> ActivityRunRecord:
+        """Record an activity run's end now, with its output, error, captured log and metrics.
+
+        Raises:
+            NotFoundError: No activity run has this id.
+        """
+        with self._write() as conn:
+            return runs.finish_activity(
+                conn,
+                activity_run_id,
+                status=ActivityStatus(status),
+                output=output,
+                error=error,
+                log=log,
+                metrics=metrics,
+                finished_at=_utcnow(),
+            )
+
+    def record_skipped_activity(
+        self,
+        run_id: str,
+        *,
+        activity: str,
+        activity_type: str,
+        status: ActivityStatus = ActivityStatus.skipped,
+        reason: str | None = None,
+    ) -> ActivityRunRecord:
+        """Record an activity that finished without running (skipped, or cancelled before it started).
+
+        The record has attempt 0, empty parameters, and ``reason`` as its ``error``.
+
+        Raises:
+            NotFoundError: No run has exactly this id.
+        """
+        with self._write() as conn:
+            return runs.record_finished_activity(
+                conn,
+                run_id,
+                activity=activity,
+                activity_type=activity_type,
+                status=ActivityStatus(status),
+                reason=reason,
+                at=_utcnow(),
+            )
+
+    def list_activity_runs(self, run_id: str) -> list[ActivityRunRecord]:
+        """A run's activity runs (every attempt) in the order they started.
+
+        Raises:
+            NotFoundError: No run has exactly this id.
+        """
+        with self._read() as conn:
+            return runs.list_activity_runs(conn, run_id)

@@ -1,0 +1,88 @@
+"""Rows of the state database as immutable records, and the status values they carry.
+
+Records are what :class:`lockgate.state.StateStore` returns; callers never see SQLAlchemy rows. All timestamps
+are timezone-aware UTC. JSON-valued fields (``parameters``, ``output``, ``metrics``) hold what the database
+returned, so values that JSON cannot express (dates, decimals, ...) come back as strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    """Where a run of a pipeline or notebook is in its life."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the run has stopped for good."""
+        return self in (RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled)
+
+
+class ActivityStatus(StrEnum):
+    """Where one activity of a run is in its life; ``skipped`` activities never started."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    skipped = "skipped"
+    cancelled = "cancelled"
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the activity has stopped for good."""
+        return self not in (ActivityStatus.queued, ActivityStatus.running)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run of a pipeline or a notebook, as stored."""
+
+    id: str
+    """Time-sortable and short, e.g. ``20261125-044512-3f9a2c`` (UTC start second + 6 random hex digits)."""
+    pipeline: str
+    """The pipeline's (or notebook's) name."""
+    target_kind: str
+    """``pipeline`` or ``notebook``."""
+    environment: str
+    engine: str
+    status: RunStatus
+    parameters: dict[str, Any]
+    trigger: str
+    """What started the run: ``manual``, a trigger name, ``api``, ..."""
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    output: Any | None
+    git_commit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRunRecord:
+    """One attempt at one activity within a run, as stored."""
+
+    id: int
+    run_id: str
+    activity: str
+    activity_type: str
+    status: ActivityStatus
+    attempt: int
+    """1 for the first attempt; 0 for an activity recorded as skipped or cancelled without running."""
+    started_at: datetime
+    finished_at: datetime | None
+    parameters: dict[str, Any]
+    output: Any | None
+    error: str | None
+    """Why the activity failed, or the reason it was skipped."""
+    log: str
+    metrics: dict[str, Any]

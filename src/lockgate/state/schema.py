@@ -1,0 +1,98 @@
+"""The tables of the state database, in SQLAlchemy Core.
+
+Rules: dialect-neutral types only (SQLite and PostgreSQL run the same schema); JSON as ``sa.JSON``; timestamps
+as timezone-aware UTC; statuses as plain strings (no database enums, so adding a status needs no migration).
+Every change here needs a migration in ``migrations/versions``; the tests compare the two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always binds and returns aware UTC datetimes.
+
+    SQLite keeps no zone (it returns naive values) and PostgreSQL returns the session's zone; both become UTC
+    here. Naive values are refused on the way in: they are a bug in the caller.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the state database; use UTC-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the state database, got {value!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> sa.JSON:
+    # none_as_null: Python None is stored as SQL NULL, not the JSON literal null.
+    return sa.JSON(none_as_null=True)
+
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("pipeline", sa.String(255), nullable=False),
+    sa.Column("target_kind", sa.String(16), nullable=False),
+    sa.Column("environment", sa.String(255), nullable=False),
+    sa.Column("engine", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("parameters", _json(), nullable=False),
+    sa.Column("trigger", sa.String(255), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("output", _json(), nullable=True),
+    sa.Column("git_commit", sa.String(64), nullable=True),
+    sa.Index(None, "started_at"),
+    sa.Index(None, "pipeline", "started_at"),
+    sa.Index(None, "environment", "started_at"),
+    sa.Index(None, "status"),
+)
+
+activity_runs = sa.Table(
+    "activity_runs",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("activity", sa.String(255), nullable=False),
+    sa.Column("activity_type", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("parameters", _json(), nullable=False),
+    sa.Column("output", _json(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("log", sa.Text(), nullable=False),
+    sa.Column("metrics", _json(), nullable=False),
+    sa.Index(None, "run_id", "started_at"),
+)
