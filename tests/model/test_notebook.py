@@ -174,7 +174,8 @@ def test_run_must_be_alone_in_its_cell() -> None:
 
 
 def test_crlf_and_byte_order_mark() -> None:
-    text = "\ufeff# Databricks notebook source\r\nx = 1\r\n\r\n# COMMAND ----------\r\n\r\n# MAGIC %sql\r\n# MAGIC SELECT 1\r\n"
+    lines = ["\ufeff# Databricks notebook source", "x = 1", "", "# COMMAND ----------", "", "# MAGIC %sql"]
+    text = "\r\n".join([*lines, "# MAGIC SELECT 1", ""])
     notebook = parse_notebook(text, file="w.py")
 
     assert [(cell.kind, cell.source, cell.line) for cell in notebook.cells] == [
@@ -191,17 +192,7 @@ def test_plain_python_is_one_cell() -> None:
 
 
 def test_plain_python_percent_format() -> None:
-    text = (
-        '"""Module docstring."""\n'
-        "# %% [markdown]\n"
-        "# # Title\n"
-        "# Some text\n"
-        "# %% Load\n"
-        "x = 1\n"
-        "# %%\n"
-        "\n"
-        "y = x + 1\n"
-    )
+    text = '"""Module docstring."""\n# %% [markdown]\n# # Title\n# Some text\n# %% Load\nx = 1\n# %%\n\ny = x + 1\n'
     notebook = parse_notebook(text, file="pct.py")
 
     assert [(c.index, c.kind, c.source, c.line, c.title) for c in notebook.cells] == [

@@ -282,8 +282,7 @@ def test_valid_document_returns_the_model() -> None:
 def test_unknown_key_with_suggestion() -> None:
     text = _GOOD.replace("    notebook: load.ipynb", "    notebok: load.ipynb")
     assert _problems(text) == [
-        "pipelines/daily.yaml:4:5: missing required key 'notebook'\n"
-        "  hint: add 'notebook: ...' to activities[0]",
+        "pipelines/daily.yaml:4:5: missing required key 'notebook'\n  hint: add 'notebook: ...' to activities[0]",
         "pipelines/daily.yaml:6:5: unknown key 'notebok' in activities[0]\n"
         "  hint: did you mean 'notebook'? allowed keys: type, name, notebook, params, retries",
     ]
@@ -359,8 +358,7 @@ def test_literal_with_suggestion() -> None:
 def test_validator_messages_lose_the_pydantic_prefix_and_split_the_hint() -> None:
     text = _GOOD.replace("select 1", "DROP TABLE x") + "limit: -1\n"
     assert _problems(text) == [
-        "pipelines/daily.yaml:9:10: DROP is not allowed in a sql activity\n"
-        "  hint: use a check activity instead",
+        "pipelines/daily.yaml:9:10: DROP is not allowed in a sql activity\n  hint: use a check activity instead",
         "pipelines/daily.yaml:10:8: limit must not be negative, got -1\n  hint: use 0",
     ]
 

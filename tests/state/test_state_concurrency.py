@@ -31,9 +31,7 @@ def _run_activities(store: StateStore, run_id: str, worker: int, start: threadin
 
 
 def test_eight_threads_write_activity_runs_at_once(store: StateStore, state_url: str) -> None:
-    run = store.create_run(
-        pipeline="wide", target_kind="pipeline", environment="dev", engine="duckdb", parameters={}
-    )
+    run = store.create_run(pipeline="wide", target_kind="pipeline", environment="dev", engine="duckdb", parameters={})
     start = threading.Barrier(THREADS)
     with StateStore.open(state_url) as other_process, ThreadPoolExecutor(THREADS) as pool:
         futures = [

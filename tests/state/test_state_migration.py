@@ -146,3 +146,9 @@ def test_another_applications_database_is_refused_and_left_alone(state_path: Pat
         StateStore.open(state_url)
 
     assert state_path.read_bytes() == before
+
+
+def test_head_revision_constant_matches_the_migration_tree() -> None:
+    from lockgate.state.migration import HEAD_REVISION, head_revisions
+
+    assert head_revisions() == {HEAD_REVISION}

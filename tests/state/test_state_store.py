@@ -209,9 +209,7 @@ def test_skipped_and_cancelled_activities_are_recorded_finished(store: StateStor
     assert store.list_activity_runs(run.id) == [skipped, cancelled]
 
 
-def test_mark_interrupted_runs_fails_running_runs_and_their_open_activities(
-    store: StateStore, clock: Clock
-) -> None:
+def test_mark_interrupted_runs_fails_running_runs_and_their_open_activities(store: StateStore, clock: Clock) -> None:
     old = _create(store)
     old_done = store.start_activity(old.id, activity="a", activity_type="sql", parameters={})
     store.finish_activity(old_done.id, status=ActivityStatus.succeeded)

@@ -8,7 +8,7 @@ interrupted from another thread. Notebook execution itself is engine-neutral (``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +65,27 @@ class TableMetrics:
 
     def add(self, table: str, rows: int) -> None:
         self.rows_written[table] = self.rows_written.get(table, 0) + rows
+
+
+class WriteResult:
+    """What `spark.sql()` returns for a write statement: Databricks' `num_affected_rows` DataFrame.
+
+    The DataFrame is built on first use only: notebooks rarely read it, and building one costs more than a
+    small write.
+    """
+
+    def __init__(self, rows: int, build: Callable[[int], Any]):
+        self.rows = rows
+        self._build = build
+        self._frame: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._frame is None:
+            self._frame = self._build(self.rows)
+        return getattr(self._frame, name)
+
+    def __repr__(self) -> str:
+        return f"DataFrame[num_affected_rows: bigint, num_inserted_rows: bigint] ({self.rows} rows)"
 
 
 class EngineSession(ABC):

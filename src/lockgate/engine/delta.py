@@ -75,7 +75,10 @@ def open_snapshot(path: Path, *, name: str, version: int | None = None) -> Table
     Raises:
         TableError: the table is missing, corrupt, or uses a feature we cannot read correctly.
     """
-    table = _open(path, name=name, version=version)
+    return _snapshot_of(_open(path, name=name, version=version), path=path, name=name)
+
+
+def _snapshot_of(table: Any, *, path: Path, name: str) -> TableSnapshot:
     _check_readable(table, name=name)
     metadata = table.metadata()
     return TableSnapshot(
@@ -95,8 +98,8 @@ def write_table(
     mode: WriteMode,
     partition_by: tuple[str, ...] | None = None,
     merge_schema: bool = False,
-) -> int | None:
-    """Commit ``data`` as a new version of the table at ``path``; returns the version, or None if ignored.
+) -> TableSnapshot | None:
+    """Commit ``data`` as a new version of the table at ``path``; returns that version, or None if ignored.
 
     ``overwrite`` replaces rows and schema (as `CREATE OR REPLACE TABLE` does); ``append`` adds rows and, with
     ``merge_schema``, new columns.
@@ -120,9 +123,11 @@ def write_table(
     elif merge_schema:
         schema_mode = "merge"
     path.mkdir(parents=True, exist_ok=True)
+    # An open table is updated in place by the write, so its new snapshot costs no second log replay.
+    table = _open(path, name=name, version=None) if exists else None
     try:
         write_deltalake(
-            str(path),
+            table if table is not None else str(path),
             _delta_compatible(data),
             mode="append" if mode == "append" else "overwrite",
             schema_mode=schema_mode,
@@ -130,7 +135,9 @@ def write_table(
         )
     except (DeltaError, OSError, ValueError) as exc:
         raise TableError(f"writing table {name} failed: {_first_line(exc)}", hint=_write_hint(str(exc), mode)) from exc
-    return table_version(path, name=name)
+    if table is None:
+        return open_snapshot(path, name=name)
+    return _snapshot_of(table, path=path, name=name)
 
 
 def table_version(path: Path, *, name: str) -> int:

@@ -68,7 +68,13 @@ class DuckDBSession(EngineSession):
         self.target = target
         self.names = TableResolver(target)
         self._connection = duckdb.connect(
-            ":memory:", config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+            ":memory:",
+            config={
+                "autoinstall_known_extensions": "false",
+                "autoload_known_extensions": "false",
+                # Relative paths in SQL (read_csv('data/x.csv')) mean the project's files, wherever lockgate runs.
+                "file_search_path": str(target.project_root),
+            },
         )
         self._local = threading.local()
         self._cursors: list[Any] = []
@@ -77,7 +83,6 @@ class DuckDBSession(EngineSession):
         self._closed = False
         self._spark: LakeSparkSession = LakeSparkSession(conn=self._connection, lake=self)
         self.statements = StatementRunner(self)
-        self.register_all_tables()
 
     # -- connection -------------------------------------------------------------------------------------------
 
@@ -105,6 +110,11 @@ class DuckDBSession(EngineSession):
             raise KeyboardInterrupt from exc
         except duckdb.Error as exc:
             raise map_duckdb_error(exc, sql) from exc
+
+    def execute_ddl(self, sql: str) -> None:
+        """Change the shared catalog (schemas, views). Serialized: DuckDB refuses concurrent catalog writes."""
+        with self._lock:
+            self.execute(sql)
 
     def relation(self, sql: str) -> Any:
         """A lazy DuckDB relation for a SELECT, on this thread's cursor (streams without an extra copy)."""
@@ -137,6 +147,7 @@ class DuckDBSession(EngineSession):
     # -- tables as views --------------------------------------------------------------------------------------
 
     def register_all_tables(self) -> None:
+        """Make every table of the lake a view now (for catalog queries); otherwise views appear on first use."""
         for schema, name, path in delta.discover_tables(self.target.lake_root):
             try:
                 self.refresh_view(schema, name, path=path)
@@ -144,19 +155,21 @@ class DuckDBSession(EngineSession):
                 # A broken table must not stop work on the others; reading it raises the error again.
                 logger.warning("%s", exc)
 
-    def refresh_view(self, schema: str, name: str, *, path: Path | None = None) -> delta.TableSnapshot:
-        """Point view ``schema.name`` at the table's latest version."""
-        path = path or self.names.table_path(schema, name)
-        snapshot = delta.open_snapshot(path, name=f"{schema}.{name}")
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        self.execute(f"CREATE OR REPLACE VIEW {quote(schema)}.{quote(name)} AS {snapshot_select(snapshot)}")
+    def refresh_view(
+        self, schema: str, name: str, *, path: Path | None = None, snapshot: delta.TableSnapshot | None = None
+    ) -> delta.TableSnapshot:
+        """Point view ``schema.name`` at ``snapshot``, or at the table's latest version."""
+        if snapshot is None:
+            snapshot = delta.open_snapshot(path or self.names.table_path(schema, name), name=f"{schema}.{name}")
         with self._lock:
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            self.execute(f"CREATE OR REPLACE VIEW {quote(schema)}.{quote(name)} AS {snapshot_select(snapshot)}")
             self._registered[(schema, name)] = snapshot.version
         return snapshot
 
     def drop_view(self, schema: str, name: str) -> None:
-        self.execute(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(name)}")
         with self._lock:
+            self.execute(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(name)}")
             self._registered.pop((schema, name), None)
         self._spark.forget_cached_schemas()
 
@@ -196,7 +209,7 @@ class DuckDBSession(EngineSession):
         resolved = self.names.resolve_file_path(path)
         snapshot = delta.open_snapshot(resolved, name=path, version=int(version) if version is not None else None)
         view = f"__lockgate_path_{abs(hash((str(resolved), snapshot.version)))}"
-        self.execute(f"CREATE OR REPLACE VIEW main.{quote(view)} AS {snapshot_select(snapshot)}")
+        self.execute_ddl(f"CREATE OR REPLACE VIEW main.{quote(view)} AS {snapshot_select(snapshot)}")
         return view
 
     def resolve_paths(self, paths: Any) -> Any:
@@ -248,11 +261,11 @@ class DuckDBSession(EngineSession):
         assert table.schema is not None
         path = self.names.table_path(table.schema, table.name)
         reader, counter = self.stream(select_sql)
-        version = delta.write_table(
+        snapshot = delta.write_table(
             path, reader, name=str(table), mode=mode, partition_by=partition_by or None, merge_schema=merge_schema
         )
-        if version is not None:
-            self.refresh_view(table.schema, table.name, path=path)
+        if snapshot is not None:
+            self.refresh_view(table.schema, table.name, snapshot=snapshot)
             self._spark.forget_cached_schemas()
             self.record_rows(str(table), counter.rows)
         return counter.rows
@@ -276,6 +289,7 @@ class DuckDBSession(EngineSession):
         return result
 
     def query(self, text: str, *, dialect: str = "spark") -> QueryResult:
+        self.register_all_tables()  # a query may read the catalog (information_schema) as well as tables
         if dialect == "duckdb":
             cursor = self.execute(text)
         else:

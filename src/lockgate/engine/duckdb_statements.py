@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from lockgate.engine import delta
+from lockgate.engine.base import WriteResult
 from lockgate.engine.delta import WriteMode
 from lockgate.engine.duckdb_views import duckdb_type, quote
 from lockgate.engine.sql import (
@@ -236,8 +237,8 @@ class StatementRunner:
                 "%s: view %s lives for this run only on the DuckDB engine", statement.location, ".".join(view)
             )
         select_sql = self._duckdb_sql(expression.expression, statement)
-        self.session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        self.session.execute(f"CREATE OR REPLACE VIEW {quote(schema)}.{quote(view[1])} AS {select_sql}")
+        self.session.execute_ddl(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        self.session.execute_ddl(f"CREATE OR REPLACE VIEW {quote(schema)}.{quote(view[1])} AS {select_sql}")
         self._session_views.add(view)
         return None
 
@@ -247,7 +248,7 @@ class StatementRunner:
             self.session.spark.temp_views.pop(name.name, None)
             schema = name.schema.lower() if name.schema else "main"
             self._session_views.discard((schema, name.name.lower()))
-            self.session.execute(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(name.name.lower())}")
+            self.session.execute_ddl(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(name.name.lower())}")
         return None
 
     def _drop_table(self, statement: Statement) -> Any:
@@ -269,7 +270,7 @@ class StatementRunner:
     def _create_schema(self, statement: Statement) -> Any:
         name = _schema_name(statement.expression)
         (self.names.target.lake_root / name).mkdir(parents=True, exist_ok=True)
-        self.session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(name)}")
+        self.session.execute_ddl(f"CREATE SCHEMA IF NOT EXISTS {quote(name)}")
         return None
 
     def _drop_schema(self, statement: Statement) -> Any:
@@ -344,8 +345,14 @@ class StatementRunner:
             logger.warning("%s: USING %s ignored; lake tables are Delta tables", statement.location, options.format)
         return options
 
-    def _affected(self, rows: int) -> Any:
-        return self.session.spark.createDataFrame([(rows, rows)], ["num_affected_rows", "num_inserted_rows"])
+    def _affected(self, rows: int) -> WriteResult:
+        return WriteResult(rows, self._affected_frame)
+
+    def _affected_frame(self, rows: int) -> Any:
+        count = exp.cast(exp.Literal.number(rows), "BIGINT")
+        return self.session.spark.sql_as_dataframe(
+            exp.select(exp.alias_(count, "num_affected_rows"), exp.alias_(count.copy(), "num_inserted_rows"))
+        )
 
 
 def _insert_columns(expression: exp.Expr) -> list[str] | None:

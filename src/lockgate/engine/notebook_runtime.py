@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lockgate.engine.base import EngineSession
+from lockgate.engine.base import EngineSession, WriteResult
 from lockgate.engine.dbutils import DBUtils, FileSystem, NotebookExit, NotebookUtils, Secrets, Widgets
 from lockgate.engine.secrets import SecretStore
 from lockgate.engine.sql import substitute_parameters
@@ -140,7 +140,7 @@ class NotebookRuntime:
         text = _GET_ARGUMENT.sub(lambda m: "'" + widgets.getArgument(m["name"]).replace("'", "''") + "'", cell.source)
         text = substitute_parameters(text, values)
         result = self.session.sql(text, file=notebook.file, line=cell.line)
-        if result is not None and hasattr(result, "columns") and result.columns:
+        if result is not None and not isinstance(result, WriteResult) and result.columns:
             self._display(result)
 
     def _include(

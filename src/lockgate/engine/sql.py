@@ -10,7 +10,8 @@ Rules:
 * Translation gives DuckDB SQL that means what the Spark SQL meant, or raises ``SqlError`` naming what could
   not be translated. Silent differences found in sqlglot's Spark -> DuckDB output are repaired before
   generation: OUTER explode, DATE-returning date functions, Spark date patterns with quoted text or fractions
-  of seconds, ``trunc`` units, qualified ``SET`` targets in ``UPDATE``/``MERGE``, hints and ``iff``.
+  of seconds, ``trunc`` units, bare ``DECIMAL``, qualified ``SET`` targets in ``UPDATE``/``MERGE``, hints
+  and ``iff``.
 * Locations are 1-based and point into the user's file: ``split_statements(..., line=cell.line)``.
 """
 
@@ -181,7 +182,8 @@ def _chunks(tokens: list[Token]) -> Iterator[list[Token]]:
 
 
 def _parse_chunk(chunk: list[Token], sql: str, text: str, *, file: str, line: int) -> exp.Expr:
-    first, second = chunk[0].text.upper(), chunk[1].text.upper() if len(chunk) > 1 else ""
+    first = chunk[0].text.upper().split()[0]  # some keywords are one token of two words: MSCK REPAIR
+    second = chunk[1].text.upper() if len(chunk) > 1 else ""
     if first in _COMMAND_WORDS or (first in ("CREATE", "REMOVE") and second == "WIDGET"):
         word = text[: len(chunk[0].text)]
         return exp.Command(this=word.upper(), expression=exp.Literal.string(text[len(word) :].strip()))
@@ -323,7 +325,7 @@ def classify(expression: exp.Expr) -> StatementKind:
     if isinstance(expression, exp.Command):
         word, rest = _command_parts(expression)
         following = rest.split(None, 1)[0].upper() if rest else ""
-        if word in _MAINTENANCE_COMMANDS:
+        if word.split(" ", 1)[0] in _MAINTENANCE_COMMANDS:
             return StatementKind.OPTIMIZE_OR_VACUUM
         if word == "SHOW" and following == "TABLES":
             return StatementKind.SHOW_TABLES
@@ -593,6 +595,9 @@ def _prepare_for_duckdb(expression: exp.Expr, location: SourceLocation | None) -
         copy.set("kind", None)  # USE SCHEMA s / USE DATABASE s
     for hint in list(copy.find_all(exp.Hint)):  # BROADCAST, REPARTITION, ...: plans, not meaning
         hint.pop()
+    for dtype in list(copy.find_all(exp.DataType)):  # Spark's bare DECIMAL is (10, 0); DuckDB's is (18, 3)
+        if dtype.is_type("decimal") and not dtype.expressions:
+            dtype.replace(exp.DataType.build("DECIMAL(10, 0)"))
     for call in list(copy.find_all(exp.Anonymous)):
         if call.name.upper() == "IFF" and len(call.expressions) == 3:  # Databricks' synonym of if()
             call.replace(exp.If(this=call.expressions[0], true=call.expressions[1], false=call.expressions[2]))
