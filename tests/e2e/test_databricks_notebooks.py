@@ -11,9 +11,8 @@ import duckdb
 import pytest
 from deltalake import DeltaTable
 
-EXPECTED_TABLES = sorted(
-    p.stem for p in (Path(__file__).parents[1] / "fixtures/projects/classic/expected").glob("*.sql")
-)
+CLASSIC = Path(__file__).parents[1] / "fixtures/projects/classic"
+EXPECTED_TABLES = sorted(p.stem for p in (CLASSIC / "expected").glob("*.sql"))
 
 
 def _normalized(value: object) -> object:
