@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from lockgate.services.scaffold import ScaffoldResult
     from lockgate.state import ActivityRunRecord, RunRecord
 
-_out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output (CI logs, `| grep`) gets wide tables instead of wrapped cells.
+_out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+_err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 _STATUS_STYLE = {
     "succeeded": "green",
     "failed": "red",
@@ -143,7 +144,7 @@ def runs(records: list[RunRecord]) -> None:
         return
     table = Table()
     for column in ("run id", "target", "env", "engine", "status", "started", "seconds"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in {"run id", "started"})
     for record in records:
         table.add_row(
             record.id,

@@ -76,6 +76,8 @@ class DuckDBSession(EngineSession):
                 "file_search_path": str(target.project_root),
             },
         )
+        # Spark SQL TIMESTAMP becomes TIMESTAMPTZ; UTC makes it mean what Databricks means by default.
+        self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
         self._local = threading.local()
         self._cursors: list[Any] = []
         self._lock = threading.RLock()

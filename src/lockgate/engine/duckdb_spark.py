@@ -185,11 +185,7 @@ class LakeSparkSession(DuckDBSession):
 
     @property
     def udf(self) -> Any:
-        raise EngineError(
-            "Python UDFs need the Spark engine",
-            hint="use built-in functions from pyspark.sql.functions, or run with --engine spark "
-            "(pip install 'lockgate[spark]')",
-        )
+        return _needs_spark("Python UDFs")()
 
 
 def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -234,6 +230,26 @@ class _SparkSessionAlias:
         return cls.session
 
 
+def _needs_spark(feature: str) -> Any:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise EngineError(
+            f"{feature} need the Spark engine",
+            hint="use built-in functions from pyspark.sql.functions, or run with --engine spark "
+            "(pip install 'lockgate[spark]')",
+        )
+
+    return refuse
+
+
+def _functions_module() -> types.ModuleType:
+    """`pyspark.sql.functions`: sqlframe's functions, plus `udf`/`pandas_udf` that say they need Spark."""
+    module = types.ModuleType("pyspark.sql.functions", duckdb_functions.__doc__)
+    module.__dict__.update({k: v for k, v in vars(duckdb_functions).items() if not k.startswith("__")})
+    module.udf = _needs_spark("Python UDFs")  # type: ignore[attr-defined]
+    module.pandas_udf = _needs_spark("pandas UDFs")  # type: ignore[attr-defined]
+    return module
+
+
 def _pyspark_modules() -> dict[str, types.ModuleType]:
     import sqlframe.duckdb as engine_module
 
@@ -243,8 +259,9 @@ def _pyspark_modules() -> dict[str, types.ModuleType]:
     sql.__path__ = []
     for name in engine_module.__all__:
         setattr(sql, name.removeprefix("DuckDB"), getattr(engine_module, name))
+    functions = _functions_module()
     sql.SparkSession = _SparkSessionAlias  # type: ignore[attr-defined]
-    sql.functions = duckdb_functions  # type: ignore[attr-defined]
+    sql.functions = functions  # type: ignore[attr-defined]
     sql.types = duckdb_types  # type: ignore[attr-defined]
     sql.window = duckdb_window  # type: ignore[attr-defined]
     utils = types.ModuleType("pyspark.sql.utils")
@@ -259,7 +276,7 @@ def _pyspark_modules() -> dict[str, types.ModuleType]:
     return {
         "pyspark": pyspark,
         "pyspark.sql": sql,
-        "pyspark.sql.functions": duckdb_functions,
+        "pyspark.sql.functions": functions,
         "pyspark.sql.types": duckdb_types,
         "pyspark.sql.window": duckdb_window,
         "pyspark.sql.utils": utils,

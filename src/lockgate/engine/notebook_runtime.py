@@ -27,6 +27,12 @@ NotebookLoader = Callable[[str], Notebook]
 """Loads a notebook by project-relative path (with or without extension); raises NotFoundError."""
 
 _GET_ARGUMENT = re.compile(r"""getArgument\(\s*(['"])(?P<name>[^'"]+)\1\s*\)""")
+_WIDGET_STATEMENT = re.compile(
+    r"""^[ \t]*(?:CREATE[ \t]+WIDGET[ \t]+(?P<kind>TEXT|DROPDOWN|COMBOBOX|MULTISELECT)[ \t]+`?(?P<name>\w+)`?"""
+    r"""(?:[ \t]+DEFAULT[ \t]+(?P<default>'(?:[^']|'')*'|"[^"]*"))?(?P<choices>[^;]*?)"""
+    r"""|REMOVE[ \t]+WIDGET[ \t]+`?(?P<removed>\w+)`?)[ \t]*;?[ \t]*$""",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
 _UNSUPPORTED_CELLS = {
     "sh": "shell (%sh) cells",
     "fs": "%fs cells (use dbutils.fs in a Python cell)",
@@ -136,8 +142,9 @@ class NotebookRuntime:
             )
 
     def _run_sql_cell(self, notebook: Notebook, cell: Cell, widgets: Widgets) -> None:
+        text = _define_sql_widgets(cell.source, widgets)
         values = widgets.values()
-        text = _GET_ARGUMENT.sub(lambda m: "'" + widgets.getArgument(m["name"]).replace("'", "''") + "'", cell.source)
+        text = _GET_ARGUMENT.sub(lambda m: "'" + widgets.getArgument(m["name"]).replace("'", "''") + "'", text)
         text = substitute_parameters(text, values)
         result = self.session.sql(text, file=notebook.file, line=cell.line)
         if result is not None and not isinstance(result, WriteResult) and result.columns:
@@ -171,6 +178,24 @@ class NotebookRuntime:
             print(value.head(20).to_string())  # noqa: T201
         else:
             print(value)  # noqa: T201
+
+
+def _define_sql_widgets(sql: str, widgets: Widgets) -> str:
+    """Apply `CREATE WIDGET` / `REMOVE WIDGET` statements (Databricks SQL notebooks) and blank them out.
+
+    They are handled before parameters are substituted, so a widget can be used in the same cell; blanking
+    keeps the line numbers of the remaining statements.
+    """
+
+    def apply(match: re.Match[str]) -> str:
+        if match["removed"]:
+            widgets.remove(match["removed"])
+        else:
+            default = (match["default"] or "''")[1:-1].replace("''", "'")
+            widgets.text(match["name"], default)
+        return "\n" * match.group(0).count("\n")
+
+    return _WIDGET_STATEMENT.sub(apply, sql)
 
 
 def _locate(exc: LockgateError, notebook: Notebook, cell: Cell) -> None:

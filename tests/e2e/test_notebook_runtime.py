@@ -1,0 +1,204 @@
+"""What notebooks can do on the embedded engine: dbutils, %run, notebook.run/exit, Spark SQL DDL and DML."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from lockgate.services.project import load_project
+from lockgate.services.runner import RunResult, run_notebook
+from lockgate.state import RunStatus, StateStore
+
+HEADER = "# Databricks notebook source\n"
+SEP = "\n# COMMAND ----------\n"
+
+
+def notebook(*cells: str) -> str:
+    return HEADER + SEP.join(cells) + "\n"
+
+
+@pytest.fixture
+def run(write_project: Callable[[dict[str, str]], Path]) -> Callable[..., tuple[Path, RunResult]]:
+    def execute(files: dict[str, str], target: str = "nb/main.py", **widgets: str) -> tuple[Path, RunResult]:
+        root = write_project(files)
+        with StateStore.open(f"sqlite:///{root}/.lockgate/state.db") as store:
+            result = run_notebook(load_project(root), target, store=store, widgets=widgets)
+        return root, result
+
+    return execute
+
+
+def rows(root: Path, table: str) -> list[dict[str, object]]:
+    schema, name = table.split(".")
+    return sorted(DeltaTable(str(root / ".lockgate/lake/dev" / schema / name)).to_pyarrow_table().to_pylist(), key=repr)
+
+
+def output(result: RunResult) -> object:
+    return result.activities[0].output["runOutput"]
+
+
+def error(result: RunResult) -> str:
+    assert result.status == RunStatus.failed
+    return str(result.activities[0].error)
+
+
+def test_widgets_defaults_passed_values_and_exit(run) -> None:
+    code = notebook(
+        'dbutils.widgets.text("name", "world")\n'
+        'dbutils.widgets.dropdown("size", "s", ["s", "m", "l"])\n'
+        'dbutils.widgets.multiselect("tags", "a", ["a", "b", "c"])',
+        'import json\ndbutils.notebook.exit(json.dumps({k: dbutils.widgets.get(k) for k in ("name", "size", "tags")}))',
+        'raise RuntimeError("not reached: exit ends the notebook")',
+    )
+    _, result = run({"nb/main.py": code}, size="m", tags="a,c")
+    assert result.status == RunStatus.succeeded
+    assert json.loads(output(result)) == {"name": "world", "size": "m", "tags": "a,c"}
+
+
+def test_dropdown_value_outside_choices_fails(run) -> None:
+    _, result = run({"nb/main.py": notebook('dbutils.widgets.dropdown("size", "s", ["s", "m"])')}, size="xl")
+    assert "not one of its choices" in error(result)
+
+
+def test_unknown_widget_names_the_known_ones(run) -> None:
+    _, result = run({"nb/main.py": notebook('dbutils.widgets.text("region", "n")', 'dbutils.widgets.get("regoin")')})
+    message = error(result)
+    assert "nb/main.py:4" in message and "did you mean 'region'" in message
+
+
+def test_run_includes_and_notebook_run(run) -> None:
+    files = {
+        "nb/lib/config.py": notebook('GREETING = "hello"', "def shout(x):\n    return x.upper()"),
+        "nb/child.py": notebook(
+            'dbutils.widgets.text("who", "?")', 'dbutils.notebook.exit("child saw " + dbutils.widgets.get("who"))'
+        ),
+        "nb/main.py": notebook(
+            "# MAGIC %run ./lib/config",
+            'value = dbutils.notebook.run("./child", 60, {"who": shout(GREETING)})\ndbutils.notebook.exit(value)',
+        ),
+    }
+    _, result = run(files)
+    assert output(result) == "child saw HELLO"
+
+
+def test_dbutils_fs_round_trip(run) -> None:
+    code = notebook(
+        'dbutils.fs.mkdirs("dbfs:/tmp/work")\n'
+        'dbutils.fs.put("/dbfs/tmp/work/a.txt", "alpha", overwrite=True)\n'
+        'dbutils.fs.cp("dbfs:/tmp/work/a.txt", "tmp/work/b.txt")\n'
+        'dbutils.fs.mv("tmp/work/b.txt", "tmp/work/c.txt")\n'
+        'names = sorted(f.name for f in dbutils.fs.ls("tmp/work"))\n'
+        'head = dbutils.fs.head("tmp/work/c.txt")\n'
+        'dbutils.fs.rm("tmp/work", recurse=True)\n'
+        'dbutils.notebook.exit(",".join(names) + ":" + head)'
+    )
+    root, result = run({"nb/main.py": code})
+    assert output(result) == "a.txt,c.txt:alpha"
+    assert not (root / "tmp/work").exists()
+
+
+def test_display_and_print_go_to_the_activity_log(run) -> None:
+    root, result = run({"nb/main.py": notebook('print("hello log")', "display(spark.range(3))")})
+    assert result.status == RunStatus.succeeded
+    with StateStore.open(f"sqlite:///{root}/.lockgate/state.db") as store:
+        log = store.list_activity_runs(result.run_id)[0].log
+    assert "hello log" in log and "| id |" in log.replace("  ", " ")
+
+
+SQL_DML = """\
+-- Databricks notebook source
+CREATE SCHEMA IF NOT EXISTS shop;
+CREATE OR REPLACE TABLE shop.items (id INT, name STRING, price DECIMAL(10,2)) USING DELTA;
+INSERT INTO shop.items VALUES (1, 'apple', 1.50), (2, 'pear', 2.00), (3, 'plum', 0.75);
+INSERT INTO shop.items (name, id) SELECT 'fig', 4;
+UPDATE shop.items SET price = price * 2 WHERE name = 'pear';
+DELETE FROM shop.items WHERE id = 3;
+
+-- COMMAND ----------
+
+CREATE OR REPLACE TEMP VIEW changes AS
+SELECT * FROM VALUES (1, 'apple', 1.25), (5, 'kiwi', 3.00) AS t(id, name, price);
+MERGE INTO main.shop.items AS target
+USING changes AS source ON target.id = source.id
+WHEN MATCHED THEN UPDATE SET price = source.price
+WHEN NOT MATCHED THEN INSERT (id, name, price) VALUES (source.id, source.name, source.price);
+"""
+
+
+def test_spark_sql_ddl_and_dml_commit_one_version_each(run) -> None:
+    root, result = run({"nb/main.sql": SQL_DML}, target="nb/main.sql")
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    assert [
+        (r["id"], r["name"], float(r["price"]) if r["price"] is not None else None)
+        for r in sorted(rows(root, "shop.items"), key=lambda r: r["id"])
+    ] == [(1, "apple", 1.25), (2, "pear", 4.0), (4, "fig", None), (5, "kiwi", 3.0)]
+    history = DeltaTable(str(root / ".lockgate/lake/dev/shop/items")).history()
+    assert len(history) == 6  # create, insert, insert, update, delete, merge
+
+
+def test_drop_table_keeps_the_files_in_trash(run) -> None:
+    code = notebook('spark.range(2).write.saveAsTable("t.gone")', "# MAGIC %sql\n# MAGIC DROP TABLE t.gone")
+    root, result = run({"nb/main.py": code})
+    assert result.status == RunStatus.succeeded
+    assert not (root / ".lockgate/lake/dev/t/gone").exists()
+    assert any(p.name.startswith("t.gone.") for p in (root / ".lockgate/lake/dev/.trash").iterdir())
+
+
+def test_save_modes(run) -> None:
+    code = notebook(
+        'spark.range(3).write.saveAsTable("t.n")',
+        'spark.range(2).write.mode("append").saveAsTable("t.n")',
+        'spark.range(9).write.mode("ignore").saveAsTable("t.n")',
+        'spark.range(1).write.saveAsTable("t.n")',
+    )
+    root, result = run({"nb/main.py": code})
+    assert "already exists" in error(result)
+    assert len(rows(root, "t.n")) == 5
+
+
+def test_three_part_names_use_the_environment_catalog(run) -> None:
+    code = notebook(
+        'spark.range(2).write.saveAsTable("dev.t.a")',
+        'assert spark.table("spark_catalog.t.a").count() == 2',
+        'spark.table("sales.t.a")',
+    )
+    _, result = run({"nb/main.py": code})
+    message = error(result)
+    assert "unknown catalog 'sales'" in message and "nb/main.py:6" in message
+
+
+def test_sql_cell_widgets_with_create_widget(run) -> None:
+    code = (
+        "-- Databricks notebook source\nCREATE WIDGET TEXT region DEFAULT 'north';\n"
+        "CREATE OR REPLACE TABLE t.r AS SELECT '${region}' AS a, :region AS b;\n"
+    )
+    root, result = run({"nb/main.sql": code}, target="nb/main.sql", region="south")
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    assert rows(root, "t.r") == [{"a": "south", "b": "south"}]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("from pyspark.ml.feature import VectorAssembler", "Spark MLlib needs the Spark engine"),
+        ("spark.sparkContext.parallelize([1, 2])", "needs the Spark engine"),
+        ("from pyspark.sql.functions import udf\nspark.udf.register('f', lambda x: x)", "need the Spark engine"),
+    ],
+)
+def test_spark_only_features_say_they_need_spark(run, code: str, expected: str) -> None:
+    _, result = run({"nb/main.py": notebook(code)})
+    assert expected in error(result)
+
+
+def test_analysis_exception_is_catchable_as_in_pyspark(run) -> None:
+    code = notebook(
+        "from pyspark.sql.utils import AnalysisException\n"
+        "try:\n    spark.table('nope.nothing')\nexcept AnalysisException:\n"
+        "    dbutils.notebook.exit('caught')"
+    )
+    _, result = run({"nb/main.py": code})
+    assert output(result) == "caught"
