@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from lockgate.errors import Problem
 from lockgate.model.graph import find_cycle
@@ -32,29 +32,29 @@ class Condition(StrEnum):
 class Dependency(BaseModel):
     """``{activity: name, conditions: [succeeded]}``; a bare name means ``succeeded``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     activity: str
     conditions: tuple[Condition, ...] = (Condition.succeeded,)
 
 
+def _dependency_from_name(value: Any) -> Any:
+    return {"activity": value} if isinstance(value, str) else value
+
+
 class _ActivityBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: str
     """Unique within the pipeline; other activities name it in `depends_on`."""
     description: str | None = None
-    depends_on: tuple[Dependency, ...] = ()
+    depends_on: Annotated[
+        tuple[
+            Annotated[Dependency, BeforeValidator(_dependency_from_name, json_schema_input_type=str | Dependency)], ...
+        ],
+        BeforeValidator(lambda value: [value] if isinstance(value, str) else value),
+    ] = ()
     """Activities that must finish first: names, or `{activity, conditions}`."""
-
-    @field_validator("depends_on", mode="before")
-    @classmethod
-    def _bare_names(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list | tuple):
-            return [{"activity": item} if isinstance(item, str) else item for item in value]
-        return value
 
 
 class NotebookActivity(_ActivityBase):
@@ -94,7 +94,7 @@ ACTIVITY_TYPES: tuple[str, ...] = ("notebook", "sql")
 class Pipeline(BaseModel):
     """A pipeline file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     description: str | None = None
     parameters: dict[str, ValueSpec] = Field(default_factory=dict)

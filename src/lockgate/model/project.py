@@ -31,7 +31,7 @@ Locate = Callable[[tuple[str | int, ...]], SourceLocation]
 class Environment(BaseModel):
     """A named target (dev, test, staging, prod): its own lake, catalog name and variable values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     lake: str
     """Folder (relative to the project root, or absolute) holding this environment's Delta tables."""
@@ -48,7 +48,7 @@ class Environment(BaseModel):
 class LocalConnection(BaseModel):
     """A folder on the machine that runs the engine."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     type: Literal["local"]
     path: str
@@ -61,7 +61,7 @@ Connection = LocalConnection
 class ProjectConfig(BaseModel):
     """What ``lockgate.yaml`` holds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: str
     """The project's name."""

@@ -33,7 +33,7 @@ _FALSE = {"false", "no", "0", "off"}
 class ValueSpec(BaseModel):
     """A declared, typed value with an optional default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     type: ValueType = ValueType.string
     """The value's type; text from the command line is converted to it."""
