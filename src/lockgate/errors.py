@@ -14,7 +14,8 @@ The tree, with the exit code the CLI maps each branch to::
       EngineError                 exit 5: the engine is missing or failed (``transient`` decides retry)
         TableError                a Delta table is missing, corrupt or unreadable
       UserCodeError               exit 1: a notebook or SQL statement raised; keeps activity and cell
-      RunFailedError              exit 1: a run finished unsuccessfully; carries the resume hint
+      RunFailedError              exit 1: a run finished unsuccessfully; carries the resume hint. When every
+                                  failed activity failed with one exit code (2, 5...), the run exits with it
       RunCancelledError           exit 130: the user interrupted a run
 
 ``AnalysisError`` is a second base of ``SqlError`` and ``TableNotFoundError``: notebooks see it as PySpark's
@@ -182,11 +183,17 @@ class UserCodeError(LockgateError):
 
 
 class RunFailedError(LockgateError):
+    """Exit 1, or the exit code all the failed activities' errors share (2 for a missing secret or bad SQL)."""
+
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None, run_id: str | None = None):
+    def __init__(
+        self, message: str, *, hint: str | None = None, run_id: str | None = None, exit_code: int | None = None
+    ):
         super().__init__(message, hint=hint)
         self.run_id = run_id
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 class RunCancelledError(LockgateError):

@@ -7,6 +7,7 @@ commands so that `lockgate --help` does not load DuckDB, sqlglot or pyarrow.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -55,6 +56,28 @@ def _options(
 ) -> None:
     ctx.obj = CliState(project=project, debug=debug)
     CliState.current = ctx.obj
+    _configure_logging(debug)
+
+
+class _StderrHandler(logging.Handler):
+    """`warning: <message>` lines on the current stderr (looked up per record, so tests can capture it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = f"{record.levelname.lower()}: {record.getMessage()}"
+            if record.exc_info:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            sys.stderr.write(text + "\n")
+        except Exception:  # logging must never break a command
+            self.handleError(record)
+
+
+def _configure_logging(debug: bool) -> None:
+    """lockgate's warnings as `warning: ...` lines (debug messages too with --debug), not Python's bare text."""
+    logger = logging.getLogger("lockgate")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 app.command("init")(init)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from lockgate.cli import render
-from lockgate.cli.options import EnvOption, load_project, parse_assignments, settings
+from lockgate.cli.options import EnvOption, load_project, parse_assignments, settings, state
 
 if TYPE_CHECKING:
     from lockgate.services.project import Project
@@ -105,11 +105,10 @@ def query(
 def validate() -> None:
     """Check the project's files, pipelines, notebooks and SQL without running anything."""
     from lockgate.errors import ProjectError
-    from lockgate.services.project import check_sources
+    from lockgate.services.project import validate_project
 
-    project = load_project()
-    problems = check_sources(project)
-    if problems:
+    project, problems = validate_project(state().project)
+    if problems or project is None:
         raise ProjectError(problems)
     render.validation_ok(project)
 

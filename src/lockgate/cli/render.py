@@ -99,10 +99,12 @@ def run_result(result: RunResult) -> None:
             for text in str(outcome.error).splitlines():
                 _err.print(f"  {escape(text)}")
     if status == "failed":
+        codes = {outcome.error.exit_code for outcome in result.failures if outcome.error is not None}
         raise RunFailedError(
             f"run {result.run_id} failed",
             run_id=result.run_id,
             hint=f"see `lockgate runs show {result.run_id}` for logs",
+            exit_code=codes.pop() if len(codes) == 1 else None,
         )
     if status == "cancelled":
         raise RunCancelledError(

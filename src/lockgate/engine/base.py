@@ -67,25 +67,35 @@ class TableMetrics:
         self.rows_written[table] = self.rows_written.get(table, 0) + rows
 
 
-class WriteResult:
-    """What `spark.sql()` returns for a write statement: Databricks' `num_affected_rows` DataFrame.
+class LazyDataFrame:
+    """What `spark.sql()` returns: a DataFrame made on first use.
 
-    The DataFrame is built on first use only: notebooks rarely read it, and building one costs more than a
-    small write.
+    Most SQL in notebooks runs for its effect (`CREATE TABLE ... AS`) or is only displayed, so the DataFrame
+    machinery is not loaded unless user code touches the result. ``duckdb_sql`` lets an engine display a query
+    without building the DataFrame; ``affected_rows`` marks the result of a write (`num_affected_rows`).
     """
 
-    def __init__(self, rows: int, build: Callable[[int], Any]):
-        self.rows = rows
+    def __init__(self, build: Callable[[], Any], *, duckdb_sql: str | None = None, affected_rows: int | None = None):
+        self.duckdb_sql = duckdb_sql
+        self.affected_rows = affected_rows
         self._build = build
         self._frame: Any = None
 
+    @property
+    def is_write_result(self) -> bool:
+        return self.affected_rows is not None
+
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
         if self._frame is None:
-            self._frame = self._build(self.rows)
+            self._frame = self._build()
         return getattr(self._frame, name)
 
     def __repr__(self) -> str:
-        return f"DataFrame[num_affected_rows: bigint, num_inserted_rows: bigint] ({self.rows} rows)"
+        if self.is_write_result:
+            return f"DataFrame[num_affected_rows: bigint, num_inserted_rows: bigint] ({self.affected_rows} rows)"
+        return "DataFrame[...]"
 
 
 class EngineSession(ABC):

@@ -23,12 +23,14 @@ from lockgate.engine.base import (
     Engine,
     EngineSession,
     LakeTarget,
+    LazyDataFrame,
     QueryResult,
     TableInfo,
     TableMetrics,
 )
 from lockgate.engine.duckdb_statements import StatementRunner
 from lockgate.engine.duckdb_views import quote, snapshot_select
+from lockgate.engine.pyspark_imports import pyspark_aliases
 from lockgate.engine.sql import TableName, rewrite_tables, split_statements, to_duckdb
 from lockgate.engine.table_name import TableResolver, unknown_table_error
 from lockgate.errors import EngineError, LockgateError, SqlError, TableError, UserCodeError
@@ -63,7 +65,6 @@ class DuckDBSession(EngineSession):
     capabilities = Capabilities(python_udfs=False, rdd=False)
 
     def __init__(self, target: LakeTarget):
-        from lockgate.engine.duckdb_spark import LakeSparkSession
 
         self.target = target
         self.names = TableResolver(target)
@@ -83,14 +84,32 @@ class DuckDBSession(EngineSession):
         self._lock = threading.RLock()
         self._registered: dict[tuple[str, str], int] = {}
         self._closed = False
-        self._spark: LakeSparkSession = LakeSparkSession(conn=self._connection, lake=self)
+        self._spark: LakeSparkSession | None = None
         self.statements = StatementRunner(self)
 
     # -- connection -------------------------------------------------------------------------------------------
 
     @property
     def spark(self) -> LakeSparkSession:
-        return self._spark
+        """The PySpark API (sqlframe), loaded on first use: SQL-only work never needs it."""
+        with self._lock:
+            if self._spark is None:
+                from lockgate.engine.duckdb_spark import LakeSparkSession
+
+                self._spark = LakeSparkSession(conn=self._connection, lake=self)
+            return self._spark
+
+    def temp_view_names(self) -> set[str]:
+        """Temporary views made with `df.createOrReplaceTempView` (kept by the PySpark API, not DuckDB)."""
+        return set(self._spark.temp_views) if self._spark is not None else set()
+
+    def drop_temp_view(self, name: str) -> None:
+        if self._spark is not None:
+            self._spark.temp_views.pop(name, None)
+
+    def _forget_cached_schemas(self) -> None:
+        if self._spark is not None:
+            self._spark.forget_cached_schemas()
 
     def cursor(self) -> Any:
         """This thread's cursor on the shared in-memory database."""
@@ -139,7 +158,8 @@ class DuckDBSession(EngineSession):
         if self._closed:
             return
         self._closed = True
-        self._spark.stop()
+        if self._spark is not None:
+            self._spark.stop()
         with self._lock:
             for cursor in self._cursors:
                 cursor.close()
@@ -173,7 +193,7 @@ class DuckDBSession(EngineSession):
         with self._lock:
             self.execute(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(name)}")
             self._registered.pop((schema, name), None)
-        self._spark.forget_cached_schemas()
+        self._forget_cached_schemas()
 
     def is_registered(self, schema: str, name: str) -> bool:
         with self._lock:
@@ -199,7 +219,7 @@ class DuckDBSession(EngineSession):
 
     def prepare_table_read(self, name: str) -> str:
         """``spark.table(name)``: the resolved ``schema.table`` text, with its view in place."""
-        if name in self._spark.temp_views:
+        if name in self.temp_view_names():
             return name
         table = self.names.resolve(self.names.parse(name))
         self.ensure_readable(table)
@@ -268,7 +288,7 @@ class DuckDBSession(EngineSession):
         )
         if snapshot is not None:
             self.refresh_view(table.schema, table.name, snapshot=snapshot)
-            self._spark.forget_cached_schemas()
+            self._forget_cached_schemas()
             self.record_rows(str(table), counter.rows)
         return counter.rows
 
@@ -304,7 +324,7 @@ class DuckDBSession(EngineSession):
         return QueryResult(columns=columns, rows=cursor.fetchall() if columns else [])
 
     def render_dataframe(self, df: Any, *, limit: int = 20) -> str:
-        sql = dataframe_sql(df)
+        sql = df.duckdb_sql if isinstance(df, LazyDataFrame) and df.duckdb_sql else dataframe_sql(df)
         cursor = self.execute(f"SELECT * FROM ({sql}) LIMIT {int(limit) + 1}")
         columns = [column[0] for column in cursor.description or ()]
         rows = cursor.fetchall()
@@ -328,9 +348,7 @@ class DuckDBSession(EngineSession):
 
     @contextmanager
     def notebook_imports(self) -> Iterator[None]:
-        from lockgate.engine.duckdb_spark import pyspark_aliases
-
-        with pyspark_aliases(self._spark):
+        with pyspark_aliases(lambda: self.spark):
             yield
 
 
@@ -389,7 +407,9 @@ def map_duckdb_error(exc: Exception, sql: str) -> LockgateError:
     """A lockgate error for a DuckDB error; user SQL problems are the user's, not the engine's."""
     message = str(exc).strip()
     first = message.splitlines()[0] if message else type(exc).__name__
-    if isinstance(exc, duckdb.IOException) and ("parquet" in message.lower() or "magic bytes" in message):
+    if isinstance(exc, duckdb.IOException | duckdb.InvalidInputException) and (
+        "parquet" in first.lower() or "magic bytes" in first
+    ):
         return TableError(
             f"a table's data file is unreadable: {first}",
             hint="the table may be corrupt or truncated; restore the file or rewrite the table",

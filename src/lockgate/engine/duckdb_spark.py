@@ -5,18 +5,15 @@ sqlframe turns DataFrame code into SQL; this module makes its reads and writes g
 `saveAsTable` / `insertInto` / `write.format("delta").save` commit Delta versions, `spark.sql` runs Spark SQL
 statements (DDL and DML included) through :class:`~lockgate.engine.duckdb.DuckDBSession`.
 
-It also installs `pyspark` import aliases for notebooks, so `from pyspark.sql import functions as F` works
-whether or not PySpark is installed. Imported only by ``engine/duckdb.py``, lazily.
+It also builds the `pyspark` modules notebooks import (see ``pyspark_imports``), so
+`from pyspark.sql import functions as F` works whether or not PySpark is installed. Loaded lazily, on first use of
+`spark` or of a `pyspark` import.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import sys
 import types
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlframe.base.exceptions import UnsupportedOperationError
@@ -31,15 +28,6 @@ from lockgate.errors import AnalysisError, EngineError, LockgateError, SqlError
 
 if TYPE_CHECKING:
     from lockgate.engine.duckdb import DuckDBSession as LakeSession
-
-_FEATURES_NEEDING_SPARK = {
-    "pyspark.ml": "Spark MLlib",
-    "pyspark.mllib": "Spark MLlib",
-    "pyspark.streaming": "Spark Streaming",
-    "pyspark.rdd": "RDDs",
-    "pyspark.pandas": "the pandas API on Spark",
-    "pyspark.sql.streaming": "Structured Streaming",
-}
 
 
 class LakeReader(DuckDBDataFrameReader):
@@ -196,38 +184,37 @@ def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(value)
 
 
-class _SparkSessionAlias:
-    """`pyspark.sql.SparkSession` inside notebooks: the builder returns the run's session."""
+def _spark_session_class(session: Callable[[], LakeSparkSession]) -> type:
+    """`pyspark.sql.SparkSession` inside notebooks: its builder returns the run's session."""
 
-    session: LakeSparkSession | None = None
-
-    class _Builder:
-        def appName(self, _name: str) -> _SparkSessionAlias._Builder:
+    class Builder:
+        def appName(self, _name: str) -> Builder:
             return self
 
-        def master(self, _master: str) -> _SparkSessionAlias._Builder:
+        def master(self, _master: str) -> Builder:
             return self
 
-        def config(self, *_args: Any, **_kwargs: Any) -> _SparkSessionAlias._Builder:
+        def config(self, *_args: Any, **_kwargs: Any) -> Builder:
             return self
 
-        def enableHiveSupport(self) -> _SparkSessionAlias._Builder:
+        def enableHiveSupport(self) -> Builder:
             return self
 
         def getOrCreate(self) -> LakeSparkSession:
-            if _SparkSessionAlias.session is None:
-                raise EngineError("no lockgate session is active", hint="run notebooks with `lockgate run`")
-            return _SparkSessionAlias.session
+            return session()
 
-    builder = _Builder()
+    class SparkSession:
+        builder = Builder()
 
-    @classmethod
-    def getActiveSession(cls) -> LakeSparkSession | None:
-        return cls.session
+        @staticmethod
+        def getActiveSession() -> LakeSparkSession:
+            return session()
 
-    @classmethod
-    def active(cls) -> LakeSparkSession | None:
-        return cls.session
+        @staticmethod
+        def active() -> LakeSparkSession:
+            return session()
+
+    return SparkSession
 
 
 def _needs_spark(feature: str) -> Any:
@@ -250,7 +237,8 @@ def _functions_module() -> types.ModuleType:
     return module
 
 
-def _pyspark_modules() -> dict[str, types.ModuleType]:
+def pyspark_modules(session: Callable[[], LakeSparkSession]) -> dict[str, types.ModuleType]:
+    """The `pyspark` modules notebooks import on the DuckDB engine, by module name."""
     import sqlframe.duckdb as engine_module
 
     pyspark = types.ModuleType("pyspark", "lockgate: PySpark API on DuckDB (sqlframe)")
@@ -260,7 +248,7 @@ def _pyspark_modules() -> dict[str, types.ModuleType]:
     for name in engine_module.__all__:
         setattr(sql, name.removeprefix("DuckDB"), getattr(engine_module, name))
     functions = _functions_module()
-    sql.SparkSession = _SparkSessionAlias  # type: ignore[attr-defined]
+    sql.SparkSession = _spark_session_class(session)  # type: ignore[attr-defined]
     sql.functions = functions  # type: ignore[attr-defined]
     sql.types = duckdb_types  # type: ignore[attr-defined]
     sql.window = duckdb_window  # type: ignore[attr-defined]
@@ -285,46 +273,3 @@ def _pyspark_modules() -> dict[str, types.ModuleType]:
         "pyspark.sql.session": sql,
         "pyspark.errors": errors,
     }
-
-
-class _SparkOnlyFinder(importlib.abc.MetaPathFinder):
-    """Turns imports of PySpark features DuckDB cannot provide into a clear error."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if not fullname.startswith("pyspark"):
-            return None
-        feature = next(
-            (
-                label
-                for prefix, label in _FEATURES_NEEDING_SPARK.items()
-                if fullname == prefix or fullname.startswith(prefix + ".")
-            ),
-            None,
-        )
-        what = feature or f"module {fullname}"
-        raise ImportError(
-            f"{what} needs the Spark engine; the DuckDB engine provides pyspark.sql only. "
-            "Run with --engine spark (pip install 'lockgate[spark]')."
-        )
-
-
-@contextmanager
-def pyspark_aliases(session: LakeSparkSession) -> Iterator[None]:
-    """While active, `import pyspark...` in notebooks resolves to the DuckDB-backed API."""
-    aliases = _pyspark_modules()
-    saved = {name: module for name, module in sys.modules.items() if name == "pyspark" or name.startswith("pyspark.")}
-    finder = _SparkOnlyFinder()
-    for name in saved:
-        del sys.modules[name]
-    sys.modules.update(aliases)
-    sys.meta_path.insert(0, finder)
-    _SparkSessionAlias.session = session
-    try:
-        yield
-    finally:
-        _SparkSessionAlias.session = None
-        sys.meta_path.remove(finder)
-        for name in list(sys.modules):
-            if name == "pyspark" or name.startswith("pyspark."):
-                del sys.modules[name]
-        sys.modules.update(saved)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from lockgate.engine import delta
-from lockgate.engine.base import WriteResult
+from lockgate.engine.base import LazyDataFrame
 from lockgate.engine.delta import WriteMode
 from lockgate.engine.duckdb_views import duckdb_type, quote
 from lockgate.engine.sql import (
@@ -88,7 +88,7 @@ class StatementRunner:
         """A table name as DuckDB must see it; session views and system tables stay as written."""
         is_bare = name.schema is None and name.catalog is None
         if is_bare and (
-            name.name in self.session.spark.temp_views or ("main", name.name.lower()) in self._session_views
+            name.name in self.session.temp_view_names() or ("main", name.name.lower()) in self._session_views
         ):
             return name
         if TableResolver.is_system(name):
@@ -113,8 +113,8 @@ class StatementRunner:
 
     def _query(self, statement: Statement) -> Any:
         rewritten = rewrite_tables(statement.expression, self.resolve_for_read)
-        to_duckdb(rewritten, location=statement.location)  # names the construct DuckDB cannot run, early
-        return self.session.spark.sql_as_dataframe(rewritten)
+        duckdb_sql = to_duckdb(rewritten, location=statement.location)  # names what DuckDB cannot run, early
+        return LazyDataFrame(lambda: self.session.spark.sql_as_dataframe(rewritten), duckdb_sql=duckdb_sql)
 
     def _create_table_as(self, statement: Statement) -> Any:
         expression = statement.expression
@@ -245,7 +245,7 @@ class StatementRunner:
     def _drop_view(self, statement: Statement) -> Any:
         name = target_table(statement.expression)
         if name is not None:
-            self.session.spark.temp_views.pop(name.name, None)
+            self.session.drop_temp_view(name.name)
             schema = name.schema.lower() if name.schema else "main"
             self._session_views.discard((schema, name.name.lower()))
             self.session.execute_ddl(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(name.name.lower())}")
@@ -345,8 +345,8 @@ class StatementRunner:
             logger.warning("%s: USING %s ignored; lake tables are Delta tables", statement.location, options.format)
         return options
 
-    def _affected(self, rows: int) -> WriteResult:
-        return WriteResult(rows, self._affected_frame)
+    def _affected(self, rows: int) -> LazyDataFrame:
+        return LazyDataFrame(lambda: self._affected_frame(rows), affected_rows=rows)
 
     def _affected_frame(self, rows: int) -> Any:
         count = exp.cast(exp.Literal.number(rows), "BIGINT")

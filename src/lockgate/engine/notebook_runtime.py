@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lockgate.engine.base import EngineSession, WriteResult
+from lockgate.engine.base import EngineSession, LazyDataFrame
 from lockgate.engine.dbutils import DBUtils, FileSystem, NotebookExit, NotebookUtils, Secrets, Widgets
 from lockgate.engine.secrets import SecretStore
 from lockgate.engine.sql import substitute_parameters
@@ -89,12 +89,9 @@ class NotebookRuntime:
             secrets=Secrets(self._secrets),
             notebook=NotebookUtils(run_child),
         )
-        spark = self.session.spark
         return {
             "__name__": "__main__",
             "__file__": notebook.file,
-            "spark": spark,
-            "sqlContext": spark,
             "dbutils": dbutils,
             "display": self._display,
             "displayHTML": lambda html: print(html),  # noqa: T201 - notebooks' output goes to the log
@@ -125,6 +122,8 @@ class NotebookRuntime:
         include_stack: tuple[str, ...],
     ) -> None:
         if cell.kind == "python":
+            if "spark" not in namespace:  # bound on the first Python cell: SQL-only notebooks never load it
+                namespace["spark"] = namespace["sqlContext"] = self.session.spark
             code = compile("\n" * (cell.line - 1) + cell.source, notebook.file, "exec")
             exec(code, namespace)
         elif cell.kind == "sql":
@@ -147,7 +146,7 @@ class NotebookRuntime:
         text = _GET_ARGUMENT.sub(lambda m: "'" + widgets.getArgument(m["name"]).replace("'", "''") + "'", text)
         text = substitute_parameters(text, values)
         result = self.session.sql(text, file=notebook.file, line=cell.line)
-        if result is not None and not isinstance(result, WriteResult) and result.columns:
+        if _is_displayed(result):
             self._display(result)
 
     def _include(
@@ -172,12 +171,19 @@ class NotebookRuntime:
         self._run_cells(included, namespace, widgets, include_stack=(*include_stack, included.file))
 
     def _display(self, value: Any, *args: Any, **kwargs: Any) -> None:
-        if hasattr(value, "sql") and hasattr(value, "columns"):
+        if isinstance(value, LazyDataFrame) or (hasattr(value, "sql") and hasattr(value, "columns")):
             print(self.session.render_dataframe(value))  # noqa: T201
         elif hasattr(value, "head") and hasattr(value, "to_string"):
             print(value.head(20).to_string())  # noqa: T201
         else:
             print(value)  # noqa: T201
+
+
+def _is_displayed(result: Any) -> bool:
+    """A SQL cell shows the rows of its last query, as Databricks does; writes and DDL show nothing."""
+    if isinstance(result, LazyDataFrame):
+        return not result.is_write_result
+    return result is not None and bool(result.columns)
 
 
 def _define_sql_widgets(sql: str, widgets: Widgets) -> str:

@@ -61,7 +61,11 @@ class TableResolver:
 
     def missing_table_hint(self, table: TableName) -> str:
         existing = self.existing_tables()
-        suggestion = did_you_mean(f"{table.schema}.{table.name}", existing)
+        # Within the schema compare table names only: a shared `silver.` prefix does not make two names close.
+        same_schema = {n.partition(".")[2]: n for n in existing if n.partition(".")[0] == table.schema}
+        others = [n for n in existing if n not in same_schema.values()]
+        close = did_you_mean(table.name, same_schema)
+        suggestion = same_schema[close] if close else did_you_mean(f"{table.schema}.{table.name}", others)
         if suggestion:
             return f"did you mean {suggestion!r}?"
         if existing:

@@ -181,10 +181,8 @@ def unknown_name_problem(
 ) -> Problem:
     """A problem for an unknown name, with did-you-mean and the known names."""
     suggestion = did_you_mean(name, known)
-    hint_parts = []
-    if suggestion:
-        hint_parts.append(f"did you mean {suggestion!r}?")
-    hint_parts.append(f"known: {format_choices(known)}" if known else f"none is defined; {fix or 'define one'}")
+    hint_parts = [f"known: {format_choices(known)}" if known else f"none is defined; {fix or 'define one'}"]
     if fix and known:
         hint_parts.append(fix)
-    return Problem(f"unknown {kind} {name!r}", location, "; ".join(hint_parts))
+    hint = "; ".join(hint_parts)
+    return Problem(f"unknown {kind} {name!r}", location, f"did you mean {suggestion!r}? {hint}" if suggestion else hint)

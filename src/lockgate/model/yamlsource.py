@@ -371,9 +371,18 @@ def validate_document(
         return model.model_validate(data, context=context), []
     except ValidationError as exc:
         mapper = _ErrorMapper(doc, model, tuple(base_path))
-        problems = list(dict.fromkeys(mapper.problem(error) for error in exc.errors(include_url=False)))
+        errors = exc.errors(include_url=False)
+        problems = list(dict.fromkeys(mapper.problem(error) for error in errors if not _is_consequence(error, errors)))
     problems.sort(key=lambda p: (p.location.line or 0, p.location.col or 0) if p.location else (0, 0))
     return None, problems
+
+
+def _is_consequence(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
+    """A list that is "too short" only because its items failed (pydantic counts the valid ones): noise."""
+    loc = tuple(error["loc"])
+    return error["type"] == "too_short" and any(
+        len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in errors
+    )
 
 
 @dataclass(frozen=True, slots=True)

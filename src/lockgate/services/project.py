@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lockgate.engine.sql import split_statements
-from lockgate.errors import NotFoundError, Problem, ProjectError, SqlError
+from lockgate.errors import NotFoundError, Problem, ProjectError, SourceLocation, SqlError
 from lockgate.model.notebook import Notebook, parse_notebook, resolve_reference
 from lockgate.model.pipeline import (
     NOTEBOOK_SUFFIXES,
@@ -92,13 +92,38 @@ def find_project_root(start: Path | None = None) -> Path:
 
 def load_project(start: Path | None = None) -> Project:
     """Load and validate the project's YAML files; raises one ProjectError listing every problem."""
+    project, problems = _load(start)
+    if problems or project is None:
+        raise ProjectError(problems)
+    return project
+
+
+def validate_project(start: Path | None = None) -> tuple[Project | None, list[Problem]]:
+    """Every problem of the project, in file order: its YAML files, then the notebooks and SQL they use.
+
+    Sources are checked for each pipeline file that is valid itself, even when other files have problems, so
+    one `lockgate validate` shows everything to fix.
+    """
+    project, problems = _load(start)
+    if project is not None:
+        problems += check_sources(project)
+    return project, problems
+
+
+def _load(start: Path | None) -> tuple[Project | None, list[Problem]]:
+    """The project (None when `lockgate.yaml` is unusable) with only its valid pipelines, and every problem."""
     root = find_project_root(start)
     problems: list[Problem] = []
-    config_doc = parse_yaml(_read_text(root / PROJECT_FILE, PROJECT_FILE), file=PROJECT_FILE)
-    config, config_problems = validate_document(config_doc, ProjectConfig)
-    problems += config_problems
-    if config is not None:
-        problems += find_config_problems(config, config_doc.locate)
+    config: ProjectConfig | None = None
+    try:
+        config_doc = parse_yaml(_read_text(root / PROJECT_FILE, PROJECT_FILE), file=PROJECT_FILE)
+    except ProjectError as exc:  # keep going: the pipeline files' problems are worth showing too
+        problems += exc.problems
+    else:
+        config, config_problems = validate_document(config_doc, ProjectConfig)
+        problems += config_problems
+        if config is not None:
+            problems += find_config_problems(config, config_doc.locate)
     notebooks = frozenset(_discover_notebooks(root))
     pipelines: dict[str, PipelineSource] = {}
     for file in sorted((root / PIPELINE_DIR).glob("*.y*ml")):
@@ -111,13 +136,15 @@ def load_project(start: Path | None = None) -> Project:
         pipeline, pipeline_problems = validate_document(document, Pipeline)
         problems += pipeline_problems
         if pipeline is not None:
-            problems += find_pipeline_problems(
+            pipeline_problems = find_pipeline_problems(
                 pipeline, document.locate, notebooks=notebooks, file_exists=lambda path: (root / path).is_file()
             )
-            pipelines[file.stem] = PipelineSource(file.stem, relative, pipeline, document)
-    if problems or config is None:
-        raise ProjectError(problems)
-    return Project(root=root, config=config, pipelines=pipelines, notebooks=notebooks)
+            problems += pipeline_problems
+            if not pipeline_problems:
+                pipelines[file.stem] = PipelineSource(file.stem, relative, pipeline, document)
+    if config is None:
+        return None, problems
+    return Project(root=root, config=config, pipelines=pipelines, notebooks=notebooks), problems
 
 
 def check_sources(project: Project, pipelines: Iterable[PipelineSource] | None = None) -> list[Problem]:
@@ -154,7 +181,8 @@ def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list
         elif cell.kind == "run" and cell.run_target:
             target = resolve_reference(path, cell.run_target)
             if resolve_notebook_path(target, project.notebooks) is None:
-                problems.append(unknown_name_problem("notebook", cell.run_target, [], None))
+                location = SourceLocation(path, cell.line)
+                problems.append(unknown_name_problem("notebook", target, sorted(project.notebooks), location))
             else:
                 problems += _notebook_problems(project, target, seen)
     return problems
