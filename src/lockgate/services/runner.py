@@ -129,11 +129,7 @@ def run_pipeline(
     values = resolve_parameters(source, parameters or {})
     jobs = [_Job(a.name, a.type, a, a.depends_on, i) for i, a in enumerate(source.pipeline.activities)]
     return _Run(
-        project,
-        store=store,
-        settings=settings or Settings(),
-        on_event=on_event,
-        environment=resolve_environment(project.config, environment, engine=engine),
+        project, store=store, settings=settings, on_event=on_event, environment=environment, engine=engine
     ).execute(
         target=name,
         target_kind="pipeline",
@@ -161,11 +157,7 @@ def run_notebook(
         type="notebook", name=notebook_path, notebook=notebook_path, parameters=dict(widgets or {})
     )
     return _Run(
-        project,
-        store=store,
-        settings=settings or Settings(),
-        on_event=on_event,
-        environment=resolve_environment(project.config, environment, engine=engine),
+        project, store=store, settings=settings, on_event=on_event, environment=environment, engine=engine
     ).execute(
         target=notebook_path,
         target_kind="notebook",
@@ -223,14 +215,15 @@ class _Run:
         project: Project,
         *,
         store: StateStore,
-        settings: Settings,
+        settings: Settings | None,
         on_event: EventSink | None,
-        environment: EnvironmentContext,
+        environment: str | None,
+        engine: str | None,
     ):
         self.project = project
         self.store = store
-        self.settings = settings
-        self.environment = environment
+        self.settings = settings or Settings()
+        self.environment: EnvironmentContext = resolve_environment(project.config, environment, engine=engine)
         self._emit = on_event or (lambda _event: None)
         self._cancelled = threading.Event()
         self._threads: dict[str, int] = {}
