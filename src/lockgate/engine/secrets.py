@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockgate.errors import SecretNotFoundError
+from lockgate.errors import LockgateError, SecretNotFoundError
 
 DEFAULT_SECRETS_FILE = Path("~/.lockgate/secrets.yaml")
 REDACTED = "[REDACTED]"
@@ -43,6 +43,26 @@ class Redactor:
         for value in values:
             text = text.replace(value, REDACTED)
         return text
+
+    def redact_value(self, value: Any) -> Any:
+        """``value`` with secrets masked in every string in it (a notebook's exit value, say)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {key: self.redact_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_value(item) for item in value]
+        return value
+
+    def redact_error(self, error: LockgateError) -> LockgateError:
+        """``error`` with secrets masked in its message, hint and detail (changed in place, and returned)."""
+        error.message = self.redact(error.message)
+        error.args = (error.message, *error.args[1:])
+        if error.hint:
+            error.hint = self.redact(error.hint)
+        if isinstance(getattr(error, "detail", None), str):
+            error.detail = self.redact(error.detail)  # type: ignore[attr-defined]
+        return error
 
 
 class SecretStore:

@@ -92,26 +92,38 @@ def find_project_root(start: Path | None = None) -> Path:
 
 def load_project(start: Path | None = None) -> Project:
     """Load and validate the project's YAML files; raises one ProjectError listing every problem."""
-    project, problems = _load(start)
-    if problems or project is None:
-        raise ProjectError(problems)
-    return project
+    loaded = _load(start)
+    if loaded.problems or loaded.config is None:
+        raise ProjectError(loaded.problems)
+    return Project(root=loaded.root, config=loaded.config, pipelines=loaded.pipelines, notebooks=loaded.notebooks)
 
 
 def validate_project(start: Path | None = None) -> tuple[Project | None, list[Problem]]:
     """Every problem of the project, in file order: its YAML files, then the notebooks and SQL they use.
 
-    Sources are checked for each pipeline file that is valid itself, even when other files have problems, so
-    one `lockgate validate` shows everything to fix.
+    The sources of every pipeline file that is valid itself are checked even when other files have problems,
+    so one `lockgate validate` shows everything to fix. The project is None when `lockgate.yaml` is unusable.
     """
-    project, problems = _load(start)
-    if project is not None:
-        problems += check_sources(project)
-    return project, problems
+    loaded = _load(start)
+    # check_sources reads no configuration: an unchecked placeholder lets it run when lockgate.yaml is broken.
+    config = loaded.config or ProjectConfig.model_construct(name=loaded.root.name, environments={})
+    project = Project(root=loaded.root, config=config, pipelines=loaded.pipelines, notebooks=loaded.notebooks)
+    problems = loaded.problems + check_sources(project)
+    return (project if loaded.config is not None else None), problems
 
 
-def _load(start: Path | None) -> tuple[Project | None, list[Problem]]:
-    """The project (None when `lockgate.yaml` is unusable) with only its valid pipelines, and every problem."""
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    root: Path
+    config: ProjectConfig | None
+    pipelines: dict[str, PipelineSource]
+    """Only the pipeline files without problems."""
+    notebooks: frozenset[str]
+    problems: list[Problem]
+
+
+def _load(start: Path | None) -> _Loaded:
+    """Read every YAML file of the project, collecting every problem, each file's in file order."""
     root = find_project_root(start)
     problems: list[Problem] = []
     config: ProjectConfig | None = None
@@ -121,9 +133,9 @@ def _load(start: Path | None) -> tuple[Project | None, list[Problem]]:
         problems += exc.problems
     else:
         config, config_problems = validate_document(config_doc, ProjectConfig)
-        problems += config_problems
         if config is not None:
-            problems += find_config_problems(config, config_doc.locate)
+            config_problems += find_config_problems(config, config_doc.locate)
+        problems += _in_file_order(config_problems)
     notebooks = frozenset(_discover_notebooks(root))
     pipelines: dict[str, PipelineSource] = {}
     for file in sorted((root / PIPELINE_DIR).glob("*.y*ml")):
@@ -134,17 +146,18 @@ def _load(start: Path | None) -> tuple[Project | None, list[Problem]]:
             problems += exc.problems
             continue
         pipeline, pipeline_problems = validate_document(document, Pipeline)
-        problems += pipeline_problems
         if pipeline is not None:
             pipeline_problems = find_pipeline_problems(
                 pipeline, document.locate, notebooks=notebooks, file_exists=lambda path: (root / path).is_file()
             )
-            problems += pipeline_problems
             if not pipeline_problems:
                 pipelines[file.stem] = PipelineSource(file.stem, relative, pipeline, document)
-    if config is None:
-        return None, problems
-    return Project(root=root, config=config, pipelines=pipelines, notebooks=notebooks), problems
+        problems += _in_file_order(pipeline_problems)
+    return _Loaded(root, config, pipelines, notebooks, problems)
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.location.line or 0, p.location.col or 0) if p.location else (0, 0))
 
 
 def check_sources(project: Project, pipelines: Iterable[PipelineSource] | None = None) -> list[Problem]:

@@ -402,6 +402,7 @@ class _Run:
                     self._threads.pop(job.name, None)
         if self._cancelled.is_set() and status == ActivityStatus.failed:
             status, error = ActivityStatus.cancelled, None
+        output, error = secrets.redactor.redact_value(output), secrets.redactor.redact_error(error) if error else None
         seconds = time.perf_counter() - started
         self.store.finish_activity(
             record.id,
