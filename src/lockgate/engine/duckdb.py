@@ -9,6 +9,7 @@ This module is the only one that imports ``duckdb``; it translates ``duckdb.Erro
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,7 +131,16 @@ class DuckDBSession(EngineSession):
         except duckdb.InterruptException as exc:
             raise KeyboardInterrupt from exc
         except duckdb.Error as exc:
-            raise map_duckdb_error(exc, sql) from exc
+            raise self._translate(exc, sql) from exc
+
+    def _translate(self, exc: Exception, sql: str) -> LockgateError:
+        """`map_duckdb_error`, naming the lake table when the failing file belongs to one."""
+        error = map_duckdb_error(exc, sql)
+        if isinstance(error, TableError):
+            match = re.search(re.escape(str(self.target.lake_root)) + r"/([^/]+)/([^/]+)/", str(exc))
+            if match:
+                error.message = f"table {match[1]}.{match[2]}: {error.message}"
+        return error
 
     def execute_ddl(self, sql: str) -> None:
         """Change the shared catalog (schemas, views). Serialized: DuckDB refuses concurrent catalog writes."""
@@ -144,7 +154,7 @@ class DuckDBSession(EngineSession):
         except duckdb.InterruptException as exc:
             raise KeyboardInterrupt from exc
         except duckdb.Error as exc:
-            raise map_duckdb_error(exc, sql) from exc
+            raise self._translate(exc, sql) from exc
 
     def interrupt(self) -> None:
         with self._lock:
@@ -175,7 +185,7 @@ class DuckDBSession(EngineSession):
                 self.refresh_view(schema, name, path=path)
             except TableError as exc:
                 # A broken table must not stop work on the others; reading it raises the error again.
-                logger.warning("%s", exc)
+                logger.debug("%s", exc)
 
     def refresh_view(
         self, schema: str, name: str, *, path: Path | None = None, snapshot: delta.TableSnapshot | None = None

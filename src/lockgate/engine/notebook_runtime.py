@@ -211,6 +211,10 @@ def _locate(exc: LockgateError, notebook: Notebook, cell: Cell) -> None:
         exc.location = SourceLocation(notebook.file, line)
     if isinstance(exc, UserCodeError) and exc.cell is None:
         exc.cell = cell.index
+    if notebook.format == "ipynb" and exc.location.line is not None:
+        # Lines in a .ipynb count within the cell, so name the cell and keep the file line-free.
+        exc.message = f"cell {cell.index}, line {exc.location.line}: {exc.message}"
+        exc.location = SourceLocation(notebook.file)
 
 
 def _user_line(exc: BaseException, file: str) -> int | None:
@@ -227,8 +231,10 @@ def _user_code_error(exc: BaseException, notebook: Notebook, cell: Cell) -> User
         line = exc.lineno
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == notebook.file]
     detail = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
+    line = line or cell.line
     where = f"cell {cell.index}" + (f" ({cell.title})" if cell.title else "")
+    location = SourceLocation(notebook.file, line)
+    if notebook.format == "ipynb":  # lines count within the cell: say so, and keep the file line-free
+        where, location = f"{where}, line {line}", SourceLocation(notebook.file)
     message = f"{type(exc).__name__}: {exc}".rstrip(": ") if str(exc) else type(exc).__name__
-    return UserCodeError(
-        f"{where}: {message}", location=SourceLocation(notebook.file, line or cell.line), cell=cell.index, detail=detail
-    )
+    return UserCodeError(f"{where}: {message}", location=location, cell=cell.index, detail=detail)
