@@ -393,9 +393,6 @@ def test_sql_that_does_not_parse_in_a_sql_cell(run_cli, write_project: WriteProj
     assert "nb/m.py:6:" in stderr and "cannot parse SQL" in stderr
 
 
-@pytest.mark.xfail(
-    strict=True, reason="columns in `# MAGIC` SQL cells count from the decoded text, not the file line (off by 8)"
-)
 def test_sql_error_column_in_a_magic_cell_is_the_file_column(run_cli, write_project: WriteProject) -> None:
     root = write_project({"pipelines/p.yaml": pipeline("m:nb/m.py"), "nb/m.py": SQL_CELL_NOTEBOOK})
     stderr = failed(run_cli("validate", cwd=root), 2)

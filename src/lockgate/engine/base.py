@@ -109,7 +109,7 @@ class EngineSession(ABC):
         """The object notebooks know as `spark` (PySpark's SparkSession API)."""
 
     @abstractmethod
-    def sql(self, text: str, *, file: str = "<sql>", line: int = 1) -> Any:
+    def sql(self, text: str, *, file: str = "<sql>", line: int = 1, column_offset: int = 0) -> Any:
         """Run Spark SQL statements (as written for Databricks); the last one's DataFrame, or None."""
 
     @abstractmethod

@@ -311,9 +311,12 @@ class DuckDBSession(EngineSession):
 
     # -- SQL --------------------------------------------------------------------------------------------------
 
-    def sql(self, text: Any, *, file: str = "<sql>", line: int = 1) -> Any:
+    def sql(self, text: Any, *, file: str = "<sql>", line: int = 1, column_offset: int = 0) -> Any:
         statements = split_statements(
-            text if isinstance(text, str) else text.sql(dialect="spark"), file=file, line=line
+            text if isinstance(text, str) else text.sql(dialect="spark"),
+            file=file,
+            line=line,
+            column_offset=column_offset,
         )
         result = None
         for statement in statements:

@@ -145,7 +145,7 @@ class NotebookRuntime:
         values = widgets.values()
         text = _GET_ARGUMENT.sub(lambda m: "'" + widgets.getArgument(m["name"]).replace("'", "''") + "'", text)
         text = substitute_parameters(text, values)
-        result = self.session.sql(text, file=notebook.file, line=cell.line)
+        result = self.session.sql(text, file=notebook.file, line=cell.line, column_offset=cell.column_offset)
         if _is_displayed(result):
             self._display(result)
 

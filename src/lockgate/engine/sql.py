@@ -144,13 +144,14 @@ _COMMAND_WORDS = frozenset({"OPTIMIZE", "VACUUM", "SHOW", "MSCK", "FSCK", "CLEAR
 """First words of statements sqlglot cannot parse (or misparses): kept as ``exp.Command`` (no warning)."""
 
 
-def split_statements(sql: str, *, file: str, line: int = 1) -> list[Statement]:
+def split_statements(sql: str, *, file: str, line: int = 1, column_offset: int = 0) -> list[Statement]:
     """Split SQL text into parsed statements, each located in the user's file.
 
     Args:
         sql: One or more ``;``-separated Spark SQL statements (comments and a trailing ``;`` allowed).
         file: The file the SQL comes from, for locations.
         line: The file line where ``sql`` starts (``Cell.line`` for a notebook cell).
+        column_offset: Characters before the SQL on each file line (``Cell.column_offset``).
 
     Returns:
         The statements in order; ``[]`` for empty or comment-only text.
@@ -161,11 +162,14 @@ def split_statements(sql: str, *, file: str, line: int = 1) -> list[Statement]:
     try:
         tokens = _SPARK.tokenize(sql)
     except TokenError as exc:
-        raise _token_error(exc, sql, file, line) from exc
+        raise _shifted(_token_error(exc, sql, file, line), column_offset) from exc
     statements = []
     for chunk in _chunks(tokens):
         text = sql[chunk[0].start : chunk[-1].end + 1]
-        expression = _parse_chunk(chunk, sql, text, file=file, line=line)
+        try:
+            expression = _parse_chunk(chunk, sql, text, file=file, line=line)
+        except SqlError as exc:
+            raise _shifted(exc, column_offset) from exc.__cause__
         statements.append(Statement(expression, text, SourceLocation(file, line + chunk[0].line - 1)))
     return statements
 
@@ -192,6 +196,13 @@ def _parse_chunk(chunk: list[Token], sql: str, text: str, *, file: str, line: in
     except ParseError as exc:
         raise _parse_error(exc, file, line) from exc
     return next(node for node in parsed if node is not None)
+
+
+def _shifted(error: SqlError, column_offset: int) -> SqlError:
+    location = error.location
+    if column_offset and location is not None and location.col is not None:
+        error.location = SourceLocation(location.file, location.line, location.col + column_offset)
+    return error
 
 
 def _position(sql: str, offset: int) -> tuple[int, int]:

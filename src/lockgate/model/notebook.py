@@ -75,6 +75,8 @@ class Cell:
     """For ``%run`` cells: the notebook path as written (``./helpers``)."""
     run_args: dict[str, str] = field(default_factory=dict)
     """For ``%run`` cells: the ``$name=value`` arguments."""
+    column_offset: int = 0
+    """Characters before ``source`` on each file line (the ``# MAGIC `` prefix), so columns map back too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +141,11 @@ def _trim(lines: list[str], first_line: int) -> tuple[list[str], int]:
     return lines[start:end], first_line + start if start < end else first_line
 
 
-def _text_cell(index: int, kind: str, lines: list[str], first_line: int, title: str | None = None) -> Cell:
+def _text_cell(
+    index: int, kind: str, lines: list[str], first_line: int, title: str | None = None, column_offset: int = 0
+) -> Cell:
     body, line = _trim(lines, first_line)
-    return Cell(index=index, kind=kind, source="\n".join(body), line=line, title=title)
+    return Cell(index=index, kind=kind, source="\n".join(body), line=line, title=title, column_offset=column_offset)
 
 
 def _unknown_magic(magic: str, location: SourceLocation) -> ProjectError:
@@ -154,7 +158,15 @@ def _unknown_magic(magic: str, location: SourceLocation) -> ProjectError:
     )
 
 
-def _magic_cell(index: int, lines: list[str], first_line: int, *, title: str | None, location: SourceLocation) -> Cell:
+def _magic_cell(
+    index: int,
+    lines: list[str],
+    first_line: int,
+    *,
+    title: str | None,
+    location: SourceLocation,
+    column_offset: int = 0,
+) -> Cell:
     """Build a cell whose first line is ``%magic [rest]``; ``lines`` carry no comment prefix any more."""
     magic, _, rest = lines[0].strip().partition(" ")
     name = magic[1:].removeprefix("%").lower()  # ``%%sql`` is the Jupyter cell-magic spelling
@@ -165,7 +177,7 @@ def _magic_cell(index: int, lines: list[str], first_line: int, *, title: str | N
     body_line = first_line if rest.strip() else first_line + 1
     if kind == "run":
         return _run_cell(index, body, body_line, title=title, location=location)
-    return _text_cell(index, kind, body, body_line, title)
+    return _text_cell(index, kind, body, body_line, title, column_offset)
 
 
 def _run_cell(index: int, lines: list[str], first_line: int, *, title: str | None, location: SourceLocation) -> Cell:
@@ -230,7 +242,9 @@ def _databricks_cell(index: int, lines: list[str], first_line: int, *, file: str
         decoded = [_strip_magic(text, magic_prefix) for text in body]
         if decoded[0].lstrip().startswith("%"):
             location = SourceLocation(file, line)
-            return _magic_cell(index, decoded, line, title=title, location=location)
+            return _magic_cell(
+                index, decoded, line, title=title, location=location, column_offset=len(magic_prefix) + 1
+            )
         return _text_cell(index, language, decoded, line, title)
     return _text_cell(index, language, body, line, title)
 

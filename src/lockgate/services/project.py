@@ -190,7 +190,7 @@ def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list
     problems: list[Problem] = []
     for cell in notebook.cells:
         if cell.kind == "sql":
-            problems += _sql_problems(cell.source, file=path, line=cell.line)
+            problems += _sql_problems(cell.source, file=path, line=cell.line, column_offset=cell.column_offset)
         elif cell.kind == "run" and cell.run_target:
             target = resolve_reference(path, cell.run_target)
             if resolve_notebook_path(target, project.notebooks) is None:
@@ -201,9 +201,9 @@ def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list
     return problems
 
 
-def _sql_problems(text: str, *, file: str, line: int = 1) -> list[Problem]:
+def _sql_problems(text: str, *, file: str, line: int = 1, column_offset: int = 0) -> list[Problem]:
     try:
-        split_statements(_SQL_PARAMETER.sub("'parameter'", text), file=file, line=line)
+        split_statements(_SQL_PARAMETER.sub("'parameter'", text), file=file, line=line, column_offset=column_offset)
     except SqlError as exc:
         return [Problem(exc.message, exc.location, exc.hint)]
     return []
