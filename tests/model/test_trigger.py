@@ -8,7 +8,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from lockgate.model.trigger import ScheduleTrigger, Trigger, WindowTrigger, parse_duration
-from lockgate.model.yamlsource import parse_yaml, validate_document
+from lockgate.model.yamlerrors import validate_document
+from lockgate.model.yamlsource import parse_yaml
 
 ADAPTER: TypeAdapter[object] = TypeAdapter(Trigger)
 

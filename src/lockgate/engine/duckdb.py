@@ -32,7 +32,8 @@ from lockgate.engine.base import (
 from lockgate.engine.duckdb_statements import StatementRunner
 from lockgate.engine.duckdb_views import quote, snapshot_select
 from lockgate.engine.pyspark_imports import pyspark_aliases
-from lockgate.engine.sql import TableName, rewrite_tables, split_statements, to_duckdb
+from lockgate.engine.sql import TableName, rewrite_tables, split_statements
+from lockgate.engine.sql_translate import to_duckdb
 from lockgate.engine.table_name import TableResolver, unknown_table_error
 from lockgate.errors import EngineError, LockgateError, SqlError, TableError, UserCodeError
 

@@ -30,8 +30,8 @@ from lockgate.engine.sql import (
     rewrite_tables,
     table_options,
     target_table,
-    to_duckdb,
 )
+from lockgate.engine.sql_translate import to_duckdb
 from lockgate.engine.table_name import TableResolver, unknown_table_error
 from lockgate.errors import SqlError
 

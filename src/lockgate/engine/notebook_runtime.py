@@ -19,7 +19,7 @@ from typing import Any
 from lockgate.engine.base import EngineSession, LazyDataFrame
 from lockgate.engine.dbutils import DBUtils, FileSystem, NotebookExit, NotebookUtils, Secrets, Widgets
 from lockgate.engine.secrets import SecretStore
-from lockgate.engine.sql import substitute_parameters
+from lockgate.engine.sql_parameters import substitute_parameters
 from lockgate.errors import LockgateError, SourceLocation, UserCodeError
 from lockgate.model.notebook import Cell, Notebook, resolve_reference
 

@@ -1,31 +1,28 @@
-"""Spark SQL as written for Databricks, read with sqlglot and translated for DuckDB.
+"""Spark SQL as written for Databricks, read with sqlglot: statements, what they do and the tables they name.
 
-Owns: splitting SQL text into located statements, widget/parameter substitution, classifying statements,
-finding and rewriting table names, Delta table options, and Spark -> DuckDB generation. It is the one place
-that maps sqlglot errors (``ParseError``, ``TokenError``, ``UnsupportedError``) to ``SqlError``.
+Owns: splitting SQL text into located statements, classifying statements, finding and rewriting table names, and
+Delta table options. It maps sqlglot's ``ParseError`` and ``TokenError`` to ``SqlError``. Parameters in the text
+(``${name}``, ``CREATE WIDGET``) are :mod:`lockgate.engine.sql_parameters`; turning a statement into DuckDB SQL is
+:mod:`lockgate.engine.sql_translate`.
 
 Rules:
 
 * Pure: no database access; functions never mutate the expression they are given (rewrites return copies).
-* Translation gives DuckDB SQL that means what the Spark SQL meant, or raises ``SqlError`` naming what could
-  not be translated. Silent differences found in sqlglot's Spark -> DuckDB output are repaired before
-  generation: OUTER explode, DATE-returning date functions, Spark date patterns with quoted text or fractions
-  of seconds, ``trunc`` units, bare ``DECIMAL``, qualified ``SET`` targets in ``UPDATE``/``MERGE``, hints
-  and ``iff``.
+* Statements sqlglot cannot parse, or misparses (``OPTIMIZE``, ``VACUUM``, ``SHOW``, ``CREATE WIDGET``, ...), are
+  kept whole as ``exp.Command``; :func:`classify` still says what they are.
 * Locations are 1-based and point into the user's file: ``split_statements(..., line=cell.line)``.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from lockgate.errors import SourceLocation, SqlError
@@ -35,7 +32,6 @@ READ_DIALECT = "spark"
 
 _SPARK = Dialect.get_or_raise(READ_DIALECT)
 _HINT_SYNTAX = "lockgate reads Spark SQL as Databricks runs it; check the statement's syntax"
-_HINT_TRANSLATE = "rewrite it with constructs DuckDB supports, or run the pipeline on the Spark engine"
 
 
 class StatementKind(StrEnum):
@@ -85,9 +81,14 @@ class TableName:
             SqlError: ``text`` is not a table name.
         """
         try:
-            return _name_of(exp.to_table(text, dialect=READ_DIALECT))
+            return cls.of(exp.to_table(text, dialect=READ_DIALECT))
         except (ParseError, TokenError) as exc:
             raise SqlError(f"not a table name: {text!r}", hint="write catalog.schema.table") from exc
+
+    @classmethod
+    def of(cls, table: exp.Table) -> TableName:
+        """The name a sqlglot table node carries (parts as written)."""
+        return cls(table.catalog or None, table.db or None, table.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,19 +124,6 @@ class TableOptions:
     """``TBLPROPERTIES`` as text."""
     comment: str | None = None
     """The table ``COMMENT``."""
-
-
-@dataclass(frozen=True, slots=True)
-class WidgetDefinition:
-    """A SQL ``CREATE WIDGET`` statement: the parameter it declares and its default."""
-
-    kind: str
-    """``text``, ``dropdown``, ``combobox`` or ``multiselect``."""
-    name: str
-    default: str | None
-    """The ``DEFAULT`` value, unquoted."""
-    choices: str | None = None
-    """The ``CHOICES`` clause as written (a query)."""
 
 
 # --- splitting ----------------------------------------------------------------------------------------------
@@ -236,61 +224,6 @@ def _token_error(exc: TokenError, sql: str, file: str, line: int) -> SqlError:
     )
 
 
-# --- parameters ---------------------------------------------------------------------------------------------
-
-_TEXT_PARAMETER = re.compile(r"\$\{(?P<dollar>[A-Za-z_][\w.]*)\}|\{\{\s*(?P<braces>[A-Za-z_][\w.]*)\s*\}\}")
-_MARKER = re.compile(r"(?<![\w)\]}`:.\"'$]):(?P<name>[A-Za-z_]\w*)")
-_LITERAL = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)|'(?:\\.|[^'\\])*'?|\"(?:\\.|[^\"\\])*\"?|`[^`]*`?", re.DOTALL)
-
-
-def substitute_parameters(sql: str, values: Mapping[str, str], *, file: str | None = None, line: int = 1) -> str:
-    """Replace Databricks widget and parameter references by their values.
-
-    ``${name}`` and ``{{name}}`` become the raw text everywhere, as in Databricks (so ``'${d}'`` and
-    ``${schema}.table`` both work). Named parameter markers ``:name`` become a SQL string literal, only
-    outside string literals, quoted identifiers and comments (``x::int`` and ``col:field`` are left alone).
-
-    Args:
-        sql: The SQL text.
-        values: Parameter values by name.
-        file: The file, to locate errors (optional).
-        line: The file line where ``sql`` starts.
-
-    Returns:
-        The SQL with every reference replaced.
-
-    Raises:
-        SqlError: A reference names a parameter that has no value.
-    """
-
-    def lookup(name: str, offset: int, text: str) -> str:
-        if name in values:
-            return values[name]
-        close = difflib.get_close_matches(name, list(values), n=1)
-        suggestion = f"did you mean '{close[0]}'? " if close else ""
-        err_line, col = _position(text, offset)
-        raise SqlError(
-            f"unknown parameter '{name}'",
-            hint=f"{suggestion}defined: {', '.join(sorted(values)) or '(none)'}; "
-            "pass it as a notebook parameter or declare a widget",
-            location=SourceLocation(file, line + err_line - 1, col) if file is not None else None,
-        )
-
-    text = _TEXT_PARAMETER.sub(lambda m: lookup(m["dollar"] or m["braces"], m.start(), sql), sql)
-    out, done = [], 0
-    for literal in [*_LITERAL.finditer(text), None]:  # markers only in the code between literals
-        end = literal.start() if literal is not None else len(text)
-        for marker in _MARKER.finditer(text, done, end):
-            value = lookup(marker["name"], marker.start(), text)
-            out += [text[done : marker.start()], exp.Literal.string(value).sql(dialect=READ_DIALECT)]
-            done = marker.end()
-        if literal is not None:
-            out.append(text[done : literal.end()])
-            done = literal.end()
-    out.append(text[done:])
-    return "".join(out)
-
-
 # --- classification -----------------------------------------------------------------------------------------
 
 _MAINTENANCE_COMMANDS = frozenset({"OPTIMIZE", "VACUUM", "MSCK", "FSCK", "CLEAR", "REORG"})
@@ -330,11 +263,11 @@ def classify(expression: exp.Expr) -> StatementKind:
     kind = next((kind for node_type, kind in _KINDS.items() if isinstance(expression, node_type)), None)
     if kind is not None:
         return kind
-    if isinstance(expression, exp.Create) and _kind_of(expression) == "TABLE":
+    if isinstance(expression, exp.Create) and object_kind(expression) == "TABLE":
         has_query = source_query(expression) is not None
         return StatementKind.CREATE_TABLE_AS if has_query else StatementKind.CREATE_TABLE
     if isinstance(expression, exp.Command):
-        word, rest = _command_parts(expression)
+        word, rest = command_parts(expression)
         following = rest.split(None, 1)[0].upper() if rest else ""
         if word.split(" ", 1)[0] in _MAINTENANCE_COMMANDS:
             return StatementKind.OPTIMIZE_OR_VACUUM
@@ -342,14 +275,17 @@ def classify(expression: exp.Expr) -> StatementKind:
             return StatementKind.SHOW_TABLES
         if word == "CREATE" and following == "WIDGET":
             return StatementKind.CREATE_WIDGET
-    return _DDL_KINDS.get((type(expression), _kind_of(expression)), StatementKind.OTHER)
+    return _DDL_KINDS.get((type(expression), object_kind(expression)), StatementKind.OTHER)
 
 
-def _kind_of(expression: exp.Expr) -> str:
+def object_kind(expression: exp.Expr) -> str:
+    """What a ``CREATE``, ``DROP`` or ``USE`` names (``TABLE``, ``VIEW``, ``SCHEMA``, ``DATABASE``, ``CATALOG``,
+    ...), upper-case; ``""`` when the statement names no kind."""
     return str(expression.args.get("kind") or "").upper()
 
 
-def _command_parts(expression: exp.Command) -> tuple[str, str]:
+def command_parts(expression: exp.Command) -> tuple[str, str]:
+    """A statement kept whole (see :func:`split_statements`): its first word(s) upper-case, and the rest."""
     this, rest = expression.args.get("this"), expression.args.get("expression")
     rest_text = rest.name if isinstance(rest, exp.Literal) else str(rest or "")
     return str(this or "").strip().upper(), rest_text.strip()
@@ -360,43 +296,26 @@ def is_overwrite(expression: exp.Expr) -> bool:
     return isinstance(expression, exp.Insert) and bool(expression.args.get("overwrite"))
 
 
+def is_partition_insert(expression: exp.Expr) -> bool:
+    """Whether the statement is an ``INSERT INTO t PARTITION (...)``."""
+    target = _target_node(expression) if isinstance(expression, exp.Insert) else None
+    return target is not None and bool(target.args.get("partition"))
+
+
 def source_query(expression: exp.Expr) -> exp.Expr | None:
     """The query (``SELECT``/``VALUES``) whose rows a ``CREATE TABLE AS`` or ``INSERT`` writes, if any."""
     query = expression.args.get("expression") if isinstance(expression, exp.Create | exp.Insert) else None
     return query if isinstance(query, exp.Query | exp.Values) else None
 
 
-_WIDGET = re.compile(
-    r"WIDGET\s+(?P<kind>\w+)\s+(?P<name>`[^`]+`|\w+)"
-    r"(?:\s+DEFAULT\s+(?P<default>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"))?"
-    r"(?:\s+CHOICES\s+(?P<choices>.+))?\s*",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def widget_definition(expression: exp.Expr) -> WidgetDefinition | None:
-    """Read a ``CREATE WIDGET TEXT name DEFAULT 'x'`` statement; ``None`` for any other statement."""
-    if not isinstance(expression, exp.Command) or classify(expression) != StatementKind.CREATE_WIDGET:
-        return None
-    match = _WIDGET.fullmatch(_command_parts(expression)[1])
-    if match is None:
-        return None
-    default = match["default"] and _SPARK.tokenize(match["default"])[0].text  # unescaped by the tokenizer
-    return WidgetDefinition(match["kind"].lower(), match["name"].strip("`"), default, match["choices"])
-
-
 # --- table names --------------------------------------------------------------------------------------------
-
-
-def _name_of(table: exp.Table) -> TableName:
-    return TableName(table.catalog or None, table.db or None, table.name)
 
 
 def _target_node(expression: exp.Expr) -> exp.Table | None:
     node: object = None
     if isinstance(expression, exp.Insert | exp.Merge | exp.Update | exp.Delete | exp.Alter):
         node = expression.this
-    elif isinstance(expression, exp.Create | exp.Drop) and _kind_of(expression) in ("TABLE", "VIEW"):
+    elif isinstance(expression, exp.Create | exp.Drop) and object_kind(expression) in ("TABLE", "VIEW"):
         node = (expression.args.get("tables") or [expression.this])[0]
     elif isinstance(expression, exp.TruncateTable):
         node = (expression.expressions or [None])[0]
@@ -411,7 +330,7 @@ def _real_tables(expression: exp.Expr) -> Iterator[exp.Table]:
         StatementKind.DROP_SCHEMA,
     ):
         return
-    is_other_create = isinstance(expression, exp.Create) and _kind_of(expression) not in ("TABLE", "VIEW")
+    is_other_create = isinstance(expression, exp.Create) and object_kind(expression) not in ("TABLE", "VIEW")
     skip = expression.this if is_other_create else None  # CREATE FUNCTION f: f is no table
     for table in expression.find_all(exp.Table):
         named = isinstance(table.this, exp.Identifier) and bool(table.name)
@@ -445,14 +364,14 @@ def table_references(expression: exp.Expr) -> list[TableName]:
     are left out. Path tables such as ``delta.`/data/x``` give ``TableName(None, "delta", "/data/x")``.
     """
     target = _target_node(expression)
-    names = [_name_of(table) for table in _real_tables(expression) if table is not target]
+    names = [TableName.of(table) for table in _real_tables(expression) if table is not target]
     return list(dict.fromkeys(names))
 
 
 def target_table(expression: exp.Expr) -> TableName | None:
     """The table or view a statement writes, creates, alters, truncates or drops; ``None`` for reads."""
     node = _target_node(expression)
-    return _name_of(node) if node is not None else None
+    return TableName.of(node) if node is not None else None
 
 
 def rewrite_tables(expression: exp.Expr, resolve: Callable[[TableName], TableName]) -> exp.Expr:
@@ -463,7 +382,7 @@ def rewrite_tables(expression: exp.Expr, resolve: Callable[[TableName], TableNam
     copy = expression.copy()
     renamed: dict[TableName, TableName] = {}
     for table in list(_real_tables(copy)):
-        renamed[_name_of(table)] = new = resolve(_name_of(table))
+        renamed[TableName.of(table)] = new = resolve(TableName.of(table))
         _set_parts(table, new)
     for column in list(copy.find_all(exp.Column)):
         if column.args.get("db"):
@@ -488,16 +407,6 @@ def _set_parts(node: exp.Expr, name: TableName, *, name_key: str = "this") -> No
 
 
 # --- table options ------------------------------------------------------------------------------------------
-
-_OPTION_PROPERTIES = (
-    exp.FileFormatProperty,
-    exp.PartitionedByProperty,
-    exp.ClusterProperty,
-    exp.ClusteredByProperty,
-    exp.LocationProperty,
-    exp.SchemaCommentProperty,
-    exp.Property,  # TBLPROPERTIES entries; matched by exact type (every property subclasses it)
-)
 
 
 def table_options(expression: exp.Expr) -> TableOptions:
@@ -529,196 +438,3 @@ def table_options(expression: exp.Expr) -> TableOptions:
         properties=tblproperties,
         comment=found.get("comment"),
     )
-
-
-# --- DuckDB generation --------------------------------------------------------------------------------------
-
-
-def to_duckdb(expression: exp.Expr, *, location: SourceLocation | None = None) -> str:
-    """Generate DuckDB SQL for a Spark statement, or fail naming what cannot be translated.
-
-    Table options (see :func:`table_options`) and hints are dropped; ``CREATE DATABASE`` becomes
-    ``CREATE SCHEMA``. Statements without a DuckDB meaning (maintenance, ``SHOW``, widgets, other commands,
-    ``INSERT OVERWRITE``, ``USE CATALOG``, time travel) raise: the engine handles those itself.
-
-    Args:
-        expression: A statement from :func:`split_statements` (optionally after :func:`rewrite_tables`).
-        location: Where the statement is, for the error.
-
-    Returns:
-        One DuckDB statement, without a trailing semicolon.
-
-    Raises:
-        SqlError: The statement, or a construct in it, has no faithful DuckDB translation.
-    """
-    prepared = _prepare_for_duckdb(expression, location)
-    try:
-        return prepared.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
-    except UnsupportedError as exc:
-        reason = str(exc).split("\n", 1)[0].rstrip(".")
-        raise _untranslatable(_describe(_failing_node(prepared)), location, reason=reason) from exc
-
-
-def _failing_node(expression: exp.Expr) -> exp.Expr | None:
-    """The deepest node whose DuckDB generation fails: the construct to name in the error."""
-    found: tuple[int, exp.Expr] | None = None
-    for node in expression.walk():
-        if found is None or node.depth > found[0]:
-            try:
-                node.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
-            except UnsupportedError:
-                found = (node.depth, node)
-            except Exception:  # a fragment may not generate on its own: then it is no candidate
-                continue
-    return found[1] if found is not None else None
-
-
-def _describe(node: exp.Expr | None) -> str:
-    if node is None:
-        return "this statement"
-    text = node.sql(dialect=READ_DIALECT, unsupported_level=ErrorLevel.IGNORE)
-    if isinstance(node, exp.Func) and not text.upper().startswith(node.sql_name()):
-        text = f"{node.sql_name()}(...)"  # sqlglot may print the node as something else (a CAST)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _untranslatable(
-    what: str, location: SourceLocation | None, *, hint: str = _HINT_TRANSLATE, reason: str | None = None
-) -> SqlError:
-    detail = f": {reason}" if reason else ""
-    return SqlError(f"cannot translate {what} from Spark SQL to DuckDB{detail}", hint=hint, location=location)
-
-
-def _prepare_for_duckdb(expression: exp.Expr, location: SourceLocation | None) -> exp.Expr:
-    _reject_engine_statements(expression, location)
-    copy = expression.copy()
-    properties = copy.args.get("properties") if isinstance(copy, exp.Create) else None
-    for prop in list(properties.expressions) if isinstance(properties, exp.Properties) else []:
-        if type(prop) in _OPTION_PROPERTIES:
-            prop.pop()
-    if isinstance(properties, exp.Properties) and not properties.expressions:
-        properties.pop()
-    for comment in list(copy.find_all(exp.CommentColumnConstraint)):  # DuckDB has no inline COMMENT
-        (comment.parent if isinstance(comment.parent, exp.ColumnConstraint) else comment).pop()
-    if isinstance(copy, exp.Create) and _kind_of(copy) == "DATABASE":
-        copy.set("kind", "SCHEMA")
-    if isinstance(copy, exp.Use):
-        copy.set("kind", None)  # USE SCHEMA s / USE DATABASE s
-    for hint in list(copy.find_all(exp.Hint)):  # BROADCAST, REPARTITION, ...: plans, not meaning
-        hint.pop()
-    for dtype in list(copy.find_all(exp.DataType)):  # Spark's bare DECIMAL is (10, 0); DuckDB's is (18, 3)
-        if dtype.is_type("decimal") and not dtype.expressions:
-            dtype.replace(exp.DataType.build("DECIMAL(10, 0)"))
-    for call in list(copy.find_all(exp.Anonymous)):
-        if call.name.upper() == "IFF" and len(call.expressions) == 3:  # Databricks' synonym of if()
-            call.replace(exp.If(this=call.expressions[0], true=call.expressions[1], false=call.expressions[2]))
-    _unqualify_set_targets(copy)
-    _fix_outer_explode(copy, location)
-    _fix_date_functions(copy)
-    _fix_time_formats(copy, location)
-    return copy
-
-
-def _reject_engine_statements(expression: exp.Expr, location: SourceLocation | None) -> None:
-    if isinstance(expression, exp.Command) or classify(expression) == StatementKind.OPTIMIZE_OR_VACUUM:
-        word = _command_parts(expression)[0] if isinstance(expression, exp.Command) else expression.key
-        hint = "lockgate's engine handles this statement itself (see classify()); it is not DuckDB SQL"
-        raise _untranslatable(f"{word.upper()} statement", location, hint=hint)
-    if is_overwrite(expression):
-        hint = "DuckDB has no INSERT OVERWRITE: the engine replaces the target with source_query()'s rows"
-        raise _untranslatable("INSERT OVERWRITE", location, hint=hint)
-    target = _target_node(expression) if isinstance(expression, exp.Insert) else None
-    if target is not None and target.args.get("partition"):
-        raise _untranslatable("INSERT ... PARTITION (...)", location, hint="select partition columns instead")
-    if isinstance(expression, exp.Use) and _kind_of(expression) == "CATALOG":
-        raise _untranslatable("USE CATALOG", location, hint="the engine maps catalogs (see rewrite_tables())")
-    for table in expression.find_all(exp.Table):
-        if table.args.get("version"):
-            hint = "read old versions through the engine's Delta reader"
-            raise _untranslatable(f"time travel on {_name_of(table)}", location, hint=hint)
-
-
-def _unqualify_set_targets(expression: exp.Expr) -> None:
-    """Spark allows ``UPDATE t SET t.a = 1`` and ``MERGE ... UPDATE SET t.a = s.a``; DuckDB wants ``a``."""
-    for assignment in (item for update in expression.find_all(exp.Update) for item in update.expressions):
-        column = assignment.this if isinstance(assignment, exp.EQ) else None
-        if isinstance(column, exp.Column) and column.table:
-            column.replace(exp.column(column.this.copy()))
-
-
-def _fix_outer_explode(expression: exp.Expr, location: SourceLocation | None) -> None:
-    """``LATERAL VIEW OUTER explode(a)`` and ``explode_outer(a)`` keep a NULL row for a NULL or empty ``a``.
-
-    sqlglot turns both into a plain ``UNNEST`` that drops those rows, so explode ``[NULL]`` instead.
-    """
-    for lateral in list(expression.find_all(exp.Lateral)):
-        if lateral.args.get("outer"):
-            call = lateral.this
-            if not isinstance(call, exp.Explode) or isinstance(call, exp.Posexplode):
-                raise _untranslatable(f"LATERAL VIEW OUTER {call.sql(dialect=READ_DIALECT)}", location)
-            lateral.set("outer", False)
-            call.set("this", _null_if_empty(call.this))
-    for call in list(expression.find_all(exp.Explode)):
-        if isinstance(call, exp.PosexplodeOuter):
-            raise _untranslatable("posexplode_outer()", location)
-        if type(call).__name__ == "_ExplodeOuter":  # sqlglot's private class for explode_outer()
-            call.replace(exp.Explode(this=_null_if_empty(call.this)))
-
-
-def _null_if_empty(array: exp.Expr) -> exp.Expr:
-    empty = exp.or_(
-        exp.Is(this=array.copy(), expression=exp.Null()),
-        exp.EQ(this=exp.ArraySize(this=array.copy()), expression=exp.Literal.number(0)),
-    )
-    return exp.Case(ifs=[exp.If(this=empty, true=exp.Array(expressions=[exp.Null()]))], default=array)
-
-
-_DATE_RESULT = (exp.TsOrDsAdd, exp.AddMonths, exp.DateFromUnixDate, exp.DateTrunc)
-"""Spark functions that return DATE but come out of sqlglot's DuckDB SQL as TIMESTAMP (date_add, ...)."""
-_TRUNC_UNITS = {"YYYY": "YEAR", "YY": "YEAR", "MM": "MONTH", "MON": "MONTH", "DD": "DAY"}
-
-
-def _fix_date_functions(expression: exp.Expr) -> None:
-    for node in list(expression.find_all(*_DATE_RESULT, exp.TimestampTrunc)):
-        unit = node.args.get("unit")
-        normal = _TRUNC_UNITS.get(unit.name.upper()) if isinstance(unit, exp.Expr) else None
-        if isinstance(node, exp.DateTrunc | exp.TimestampTrunc) and unit is not None and normal is not None:
-            node.set("unit", exp.Literal.string(normal) if unit.is_string else exp.var(normal))
-        if isinstance(node, _DATE_RESULT):
-            cast = exp.Cast(to=exp.DataType.build("DATE"))
-            node.replace(cast)
-            cast.set("this", node)
-
-
-_FORMATTED = (exp.TimeToStr, exp.StrToTime, exp.StrToDate, exp.StrToUnix, exp.UnixToStr, exp.TsOrDsToDate)
-_FORMAT_TOKEN = re.compile(r"%(?:[-:]?[A-Za-z](?:strict)?|%)|'(?:[^']|'')*'|([A-Za-z])\1*|.", re.DOTALL)
-_FRACTIONS = {3: "%f_three", 6: "%f", 9: "%f_nine"}  # sqlglot's names for DuckDB's %g, %f, %n
-
-
-def _fix_time_formats(expression: exp.Expr, location: SourceLocation | None) -> None:
-    """Spark date patterns: translate quoted text and ``SSS``; refuse the pattern letters DuckDB lacks.
-
-    sqlglot turns a Spark pattern into strftime form while parsing, but keeps ``'T'`` quotes and unknown
-    letters (``SSS``, ``XXX``) as they are, which DuckDB then prints or matches literally.
-    """
-    for node in list(expression.find_all(*_FORMATTED)):
-        pattern = node.args.get("format")
-        if pattern is None:
-            continue
-        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
-            hint = "write the pattern as one literal, e.g. 'yyyy-MM-dd'"
-            what = f"a date pattern that is not a string literal ({pattern.sql(dialect=READ_DIALECT)})"
-            raise _untranslatable(what, location, hint=hint)
-        out = []
-        for match in _FORMAT_TOKEN.finditer(pattern.name):
-            token = match.group()
-            if token.startswith("'"):
-                out.append(("'" if token == "''" else token[1:-1].replace("''", "'")).replace("%", "%%"))
-            elif match[1] == "S" and len(token) in _FRACTIONS:
-                out.append(_FRACTIONS[len(token)])
-            elif match[1]:
-                hint = "DuckDB's strftime/strptime have no equivalent; use a simpler pattern"
-                raise _untranslatable(f"date pattern letter {token!r}", location, hint=hint)
-            else:
-                out.append(token)
-        pattern.replace(exp.Literal.string("".join(out)))

@@ -24,7 +24,8 @@ from lockgate.model.pipeline import (
     resolve_notebook_path,
 )
 from lockgate.model.project import ProjectConfig, find_config_problems, unknown_name_problem
-from lockgate.model.yamlsource import YamlDocument, parse_yaml, validate_document
+from lockgate.model.yamlerrors import validate_document
+from lockgate.model.yamlsource import YamlDocument, parse_yaml
 
 PROJECT_FILE = "lockgate.yaml"
 PIPELINE_DIR = "pipelines"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockgate.engine.sql import substitute_parameters
+from lockgate.engine.sql_parameters import substitute_parameters
 from lockgate.model.pipeline import SqlActivity
 from lockgate.model.value import render_widget_value
 from lockgate.services.activities.context import ActivityContext
