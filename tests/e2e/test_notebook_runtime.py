@@ -202,3 +202,43 @@ def test_analysis_exception_is_catchable_as_in_pyspark(run) -> None:
     )
     _, result = run({"nb/main.py": code})
     assert output(result) == "caught"
+
+
+def test_temp_views_cross_between_python_and_sql(run) -> None:
+    code = notebook(
+        'spark.range(4).createOrReplaceTempView("numbers")',
+        "# MAGIC %sql\n# MAGIC CREATE OR REPLACE TABLE t.evens AS SELECT id FROM numbers WHERE id % 2 = 0",
+        "# MAGIC %sql\n# MAGIC CREATE OR REPLACE TEMP VIEW odds AS SELECT id FROM numbers WHERE id % 2 = 1",
+        'spark.table("odds").write.saveAsTable("t.odds")\n'
+        'dbutils.notebook.exit(str(spark.sql("SELECT count(*) AS n FROM numbers").collect()[0]["n"]))',
+    )
+    root, result = run({"nb/main.py": code})
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    assert output(result) == "4"
+    assert rows(root, "t.evens") == [{"id": 0}, {"id": 2}]
+    assert rows(root, "t.odds") == [{"id": 1}, {"id": 3}]
+
+
+def test_drop_schema_moves_its_tables_to_trash_and_never_touches_the_lake(run) -> None:
+    code = notebook(
+        'spark.range(2).write.saveAsTable("keep.t")\nspark.range(2).write.saveAsTable("gone.a")',
+        "# MAGIC %sql\n# MAGIC DROP SCHEMA gone CASCADE",
+        "# MAGIC %sql\n# MAGIC DROP SCHEMA IF EXISTS whatever",
+        "# MAGIC %sql\n# MAGIC DROP SCHEMA keep",
+    )
+    root, result = run({"nb/main.py": code})
+    assert "schema keep is not empty" in error(result)
+    lake = root / ".lockgate/lake/dev"
+    assert rows(root, "keep.t") == [{"id": 0}, {"id": 1}]
+    assert not (lake / "gone").exists()
+    assert any(p.name.startswith("gone.a.") for p in (lake / ".trash").iterdir())
+
+
+def test_show_tables_in_a_schema(run) -> None:
+    code = notebook(
+        'spark.range(1).write.saveAsTable("a.x")\nspark.range(1).write.saveAsTable("b.y")',
+        'names = [r["tableName"] for r in spark.sql("SHOW TABLES IN b").collect()]\n'
+        'dbutils.notebook.exit(",".join(names))',
+    )
+    _, result = run({"nb/main.py": code})
+    assert output(result) == "y"

@@ -105,6 +105,11 @@ class DuckDBSession(EngineSession):
         """Temporary views made with `df.createOrReplaceTempView` (kept by the PySpark API, not DuckDB)."""
         return set(self._spark.temp_views) if self._spark is not None else set()
 
+    def publish_temp_view(self, name: str) -> None:
+        """Mirror a DataFrame temp view (`df.createOrReplaceTempView`) as a DuckDB view in `main`."""
+        assert self._spark is not None
+        self.execute_ddl(f"CREATE OR REPLACE VIEW main.{quote(name)} AS {dataframe_sql(self._spark.temp_views[name])}")
+
     def drop_temp_view(self, name: str) -> None:
         if self._spark is not None:
             self._spark.temp_views.pop(name, None)
@@ -232,7 +237,10 @@ class DuckDBSession(EngineSession):
         """``spark.table(name)``: the resolved ``schema.table`` text, with its view in place."""
         if name in self.temp_view_names():
             return name
-        table = self.names.resolve(self.names.parse(name))
+        parsed = self.names.parse(name)
+        if parsed.schema is None and self.statements.is_session_view(TableName(None, "main", parsed.name.lower())):
+            return f"main.{parsed.name.lower()}"  # a view made by SQL (CREATE TEMP VIEW) in this session
+        table = self.names.resolve(parsed)
         self.ensure_readable(table)
         return f"{table.schema}.{table.name}"
 

@@ -9,6 +9,7 @@ works on the lake and the session; maintenance statements (`OPTIMIZE`, `VACUUM`,
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -33,7 +34,7 @@ from lockgate.engine.sql import (
 )
 from lockgate.engine.sql_translate import to_duckdb
 from lockgate.engine.table_name import TableResolver, unknown_table_error
-from lockgate.errors import SqlError
+from lockgate.errors import SourceLocation, SqlError
 
 if TYPE_CHECKING:
     from lockgate.engine.duckdb import DuckDBSession
@@ -87,9 +88,11 @@ class StatementRunner:
     def resolve_for_read(self, name: TableName) -> TableName:
         """A table name as DuckDB must see it; session views and system tables stay as written."""
         is_bare = name.schema is None and name.catalog is None
-        if is_bare and (
-            name.name in self.session.temp_view_names() or ("main", name.name.lower()) in self._session_views
-        ):
+        if is_bare and name.name in self.session.temp_view_names():
+            # A DataFrame's temp view: give DuckDB a view of it too, so SQL text can read it.
+            self.session.publish_temp_view(name.name)
+            return name
+        if is_bare and self.is_session_view(TableName(catalog=None, schema="main", name=name.name.lower())):
             return name
         if TableResolver.is_system(name):
             return name
@@ -268,13 +271,13 @@ class StatementRunner:
         return None
 
     def _create_schema(self, statement: Statement) -> Any:
-        name = _schema_name(statement.expression)
+        name = _schema_name(statement.expression, statement.location)
         (self.names.target.lake_root / name).mkdir(parents=True, exist_ok=True)
         self.session.execute_ddl(f"CREATE SCHEMA IF NOT EXISTS {quote(name)}")
         return None
 
     def _drop_schema(self, statement: Statement) -> Any:
-        name = _schema_name(statement.expression)
+        name = _schema_name(statement.expression, statement.location)
         folder = self.names.target.lake_root / name
         tables = [t for s, t, _ in delta.discover_tables(self.names.target.lake_root) if s == name]
         if tables and not statement.expression.args.get("cascade"):
@@ -291,8 +294,8 @@ class StatementRunner:
                     location=statement.location,
                 )
             )
-        if folder.is_dir() and not any(p for p in folder.iterdir() if not p.name.startswith(".")):
-            shutil.rmtree(folder)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # only ever an empty schema folder: dropped tables wait in the lake's .trash
         return None
 
     def _use(self, statement: Statement) -> Any:
@@ -324,8 +327,8 @@ class StatementRunner:
         return self.session.spark.createDataFrame(rows, "col_name string, data_type string, comment string")
 
     def _show_tables(self, statement: Statement) -> Any:
-        schema_node = statement.expression.args.get("target") or statement.expression.args.get("db")
-        schema = (schema_node.name if schema_node is not None else self.names.current_schema).lower()
+        match = _SHOW_TABLES_IN.search(statement.sql)
+        schema = (match["schema"] if match else self.names.current_schema).lower()
         rows = [(s, t, False) for s, t, _ in delta.discover_tables(self.names.target.lake_root) if s == schema]
         return self.session.spark.createDataFrame(rows, "database string, tableName string, isTemporary boolean")
 
@@ -371,11 +374,18 @@ def _alias_target(expression: exp.Expr) -> exp.Expr:
     return expression
 
 
-def _schema_name(expression: exp.Expr) -> str:
-    node = expression.this
-    if isinstance(node, exp.Table):
-        return (node.name or node.db).lower()
-    return str(node.name if node is not None else "").lower()
+def _schema_name(expression: exp.Expr, location: SourceLocation) -> str:
+    """The schema a CREATE/DROP SCHEMA names (sqlglot keeps DROP's under `tables`)."""
+    tables = expression.args.get("tables") or []
+    node = expression.this if expression.this is not None else (tables[0] if tables else None)
+    name = (node.name or node.db) if isinstance(node, exp.Table) else (node.name if node is not None else "")
+    if not _SCHEMA_NAME.match(name or ""):
+        raise SqlError(f"{name!r} is not a schema name", location=location, hint="use letters, digits and '_'")
+    return str(name).lower()
+
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHOW_TABLES_IN = re.compile(r"\bSHOW\s+TABLES\s+(?:IN|FROM)\s+`?(?P<schema>\w+)`?", re.IGNORECASE)
 
 
 def _abbreviate(sql: str) -> str:
