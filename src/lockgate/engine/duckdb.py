@@ -329,7 +329,12 @@ class DuckDBSession(EngineSession):
         )
         result = None
         for statement in statements:
-            result = self.statements.run(statement)
+            try:
+                result = self.statements.run(statement)
+            except LockgateError as exc:
+                if exc.location is None:  # a run-time failure: point at the statement that failed
+                    exc.location = statement.location
+                raise
         return result
 
     def query(self, text: str, *, dialect: str = "spark") -> QueryResult:

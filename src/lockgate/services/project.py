@@ -31,6 +31,8 @@ PROJECT_FILE = "lockgate.yaml"
 PIPELINE_DIR = "pipelines"
 _SKIPPED_DIRS = {"node_modules", "venv", "site-packages"}
 _SQL_PARAMETER = re.compile(r"\$\{\s*[A-Za-z_][\w.]*\s*\}")
+_PARAMETER_STAND_IN = "lockgate_parameter"
+"""Parses as an identifier, a literal's text ('${d}') and a name part (${schema}.t) alike."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,17 +168,29 @@ def check_sources(project: Project, pipelines: Iterable[PipelineSource] | None =
     problems: list[Problem] = []
     seen: set[str] = set()
     for source in pipelines if pipelines is not None else project.pipelines.values():
-        for activity in source.pipeline.activities:
+        for index, activity in enumerate(source.pipeline.activities):
             if isinstance(activity, NotebookActivity):
                 problems += _notebook_problems(project, activity.notebook, seen)
             elif isinstance(activity, SqlActivity):
-                text = (
-                    activity.sql
-                    if activity.sql is not None
-                    else _read_text(project.root / str(activity.file), str(activity.file))
-                )
-                problems += _sql_problems(text, file=activity.file or source.file)
+                text, file, line = sql_activity_text(project.root, activity, source.document, index)
+                problems += _sql_problems(text, file=file, line=line)
     return problems
+
+
+def sql_activity_text(
+    root: Path, activity: SqlActivity, document: YamlDocument | None, index: int
+) -> tuple[str, str, int]:
+    """A `sql` activity's SQL, the file it is written in and the line where it starts there."""
+    if activity.file is not None:
+        return _read_text(root / activity.file, activity.file), activity.file, 1
+    text = str(activity.sql)
+    if document is None:
+        return text, "<sql>", 1
+    key = document.locate(("activities", index, "sql"))
+    value = document.locate_value(("activities", index, "sql"))
+    # A `sql: |` block starts on the line after its key; an inline string on the key's own line.
+    line = (key.line or 1) + 1 if value.line == key.line and "\n" in text.strip() else (value.line or 1)
+    return text, document.file, line
 
 
 def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list[Problem]:
@@ -204,7 +218,9 @@ def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list
 
 def _sql_problems(text: str, *, file: str, line: int = 1, column_offset: int = 0) -> list[Problem]:
     try:
-        split_statements(_SQL_PARAMETER.sub("'parameter'", text), file=file, line=line, column_offset=column_offset)
+        split_statements(
+            _SQL_PARAMETER.sub(_PARAMETER_STAND_IN, text), file=file, line=line, column_offset=column_offset
+        )
     except SqlError as exc:
         return [Problem(exc.message, exc.location, exc.hint)]
     return []

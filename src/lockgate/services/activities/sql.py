@@ -8,6 +8,7 @@ from lockgate.engine.sql_parameters import substitute_parameters
 from lockgate.model.pipeline import SqlActivity
 from lockgate.model.value import render_widget_value
 from lockgate.services.activities.context import ActivityContext
+from lockgate.services.project import sql_activity_text
 
 
 def run_sql_activity(activity: SqlActivity, context: ActivityContext) -> dict[str, Any]:
@@ -15,15 +16,6 @@ def run_sql_activity(activity: SqlActivity, context: ActivityContext) -> dict[st
         name: render_widget_value(context.render(value, "parameters", name))
         for name, value in activity.parameters.items()
     }
-    if activity.file is not None:
-        file, line = activity.file, 1
-        text = (context.project.root / file).read_text(encoding="utf-8")
-    else:
-        text = str(activity.sql)
-        location = context.locate("sql")
-        file = location.file if location else "<sql>"
-        key_line = location.line or 1 if location else 1
-        # A multi-line `sql: |` block starts on the line after its key.
-        line = key_line + 1 if "\n" in text.strip() else key_line
+    text, file, line = sql_activity_text(context.project.root, activity, context.document, context.index)
     context.session.sql(substitute_parameters(text, values), file=file, line=line)
     return {}
