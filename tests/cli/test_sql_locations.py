@@ -34,20 +34,24 @@ def test_inline_sql_error_points_into_the_pipeline_file(run_cli, write_project) 
 
 
 def test_quoted_widget_reference_validates_and_runs(run_cli, write_project) -> None:
-    root = write_project({
-        "nb/d.sql": QUOTED_PARAMETER_NOTEBOOK,
-        "pipelines/p.yaml": "activities:\n  - {name: d, type: notebook, notebook: nb/d.sql}\n",
-    })
+    root = write_project(
+        {
+            "nb/d.sql": QUOTED_PARAMETER_NOTEBOOK,
+            "pipelines/p.yaml": "activities:\n  - {name: d, type: notebook, notebook: nb/d.sql}\n",
+        }
+    )
     assert run_cli("validate", cwd=root).exit_code == 0
     assert run_cli("run", "p", cwd=root).exit_code == 0
     assert run_cli("query", "SELECT day FROM t.d", "-f", "csv", cwd=root).stdout.splitlines() == ["day", "2024-01-01"]
 
 
 def test_run_time_error_names_the_failing_statement_line(run_cli, write_project) -> None:
-    root = write_project({
-        "sql/q.sql": MISSING_TABLE_FILE,
-        "pipelines/p.yaml": "activities:\n  - {name: q, type: sql, file: sql/q.sql}\n",
-    })
+    root = write_project(
+        {
+            "sql/q.sql": MISSING_TABLE_FILE,
+            "pipelines/p.yaml": "activities:\n  - {name: q, type: sql, file: sql/q.sql}\n",
+        }
+    )
     result = run_cli("run", "p", cwd=root)
     assert result.exit_code == 2
     assert "sql/q.sql:4: table t.nope does not exist" in result.stderr, result.stderr

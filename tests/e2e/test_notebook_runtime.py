@@ -242,3 +242,15 @@ def test_show_tables_in_a_schema(run) -> None:
     )
     _, result = run({"nb/main.py": code})
     assert output(result) == "y"
+
+
+def test_dataframe_file_writes_resolve_paths_like_reads(run) -> None:
+    code = notebook(
+        'spark.range(3).write.mode("overwrite").parquet("dbfs:/out/n.parquet")\n'
+        'spark.range(2).write.mode("overwrite").csv("out/n.csv", header=True)\n'
+        'n = spark.read.parquet("out/n.parquet").count() + spark.read.csv("/dbfs/out/n.csv", header=True).count()\n'
+        "dbutils.notebook.exit(str(n))"
+    )
+    root, result = run({"nb/main.py": code})
+    assert output(result) == "5", result.activities[0].error
+    assert (root / "out/n.parquet").exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlframe.base.exceptions import UnsupportedOperationError
@@ -87,13 +88,19 @@ class LakeWriter(DuckDBDataFrameWriter):
     ) -> None:
         fmt = (format or self._state_format_to_write or "delta").lower()
         if fmt != "delta":
-            super().save(self._session.lake.resolve_path(path), fmt, mode, list(_names(partitionBy)) or None, **options)
+            super().save(path, fmt, mode, list(_names(partitionBy)) or None, **options)
             return
         if path is None:
             raise EngineError("df.write.save() needs a path", hint="or use saveAsTable('schema.table')")
         self._session.lake.write_dataframe_to_path(
             self._df, path, mode=str(mode or self._mode or "error"), partition_by=_names(partitionBy)
         )
+
+    def _write(self, path: str, mode: str | None, **options: Any) -> None:
+        # df.write.parquet/csv/json(path) and .save(path) of files: paths mean the project's (dbfs:/ too).
+        resolved = Path(str(self._session.lake.resolve_path(path)))
+        resolved.parent.mkdir(parents=True, exist_ok=True)  # Spark creates missing folders; DuckDB's COPY does not
+        super()._write(str(resolved), mode, **options)
 
     def partitionBy(self, *cols: str | list[str]) -> LakeWriter:
         names: list[str] = []
