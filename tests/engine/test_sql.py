@@ -256,3 +256,8 @@ def test_table_options() -> None:
     )
     assert table_options(one("CREATE TABLE t (a INT)").expression) == TableOptions()
     assert table_options(one("SELECT 1").expression) == TableOptions()
+
+
+def test_join_hints_name_aliases_not_tables() -> None:
+    statement = split_statements("SELECT /*+ BROADCAST(a) */ * FROM s.t a JOIN s.u b ON a.x = b.x", file="q.sql")[0]
+    assert [str(name) for name in table_references(statement.expression)] == ["s.t", "s.u"]

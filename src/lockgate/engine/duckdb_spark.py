@@ -96,7 +96,7 @@ class LakeWriter(DuckDBDataFrameWriter):
             self._df, path, mode=str(mode or self._mode or "error"), partition_by=_names(partitionBy)
         )
 
-    def _write(self, path: str, mode: str | None, **options: Any) -> None:
+    def _write(self, path: str, mode: str | None, **options: Any) -> None:  # type: ignore[override]
         # df.write.parquet/csv/json(path) and .save(path) of files: paths mean the project's (dbfs:/ too).
         resolved = Path(str(self._session.lake.resolve_path(path)))
         resolved.parent.mkdir(parents=True, exist_ok=True)  # Spark creates missing folders; DuckDB's COPY does not

@@ -334,7 +334,8 @@ def _real_tables(expression: exp.Expr) -> Iterator[exp.Table]:
     skip = expression.this if is_other_create else None  # CREATE FUNCTION f: f is no table
     for table in expression.find_all(exp.Table):
         named = isinstance(table.this, exp.Identifier) and bool(table.name)
-        if table is not skip and named and not _is_cte_reference(table):
+        in_hint = isinstance(table.parent, exp.JoinHint)  # /*+ BROADCAST(a) */ names an alias, not a table
+        if table is not skip and named and not in_hint and not _is_cte_reference(table):
             yield table
 
 
