@@ -55,3 +55,23 @@ def test_run_time_error_names_the_failing_statement_line(run_cli, write_project)
     result = run_cli("run", "p", cwd=root)
     assert result.exit_code == 2
     assert "sql/q.sql:4: table t.nope does not exist" in result.stderr, result.stderr
+
+
+def test_a_final_query_in_a_sql_activity_runs_and_is_the_output(run_cli, write_project) -> None:
+    from lockgate.state import StateStore
+
+    root = write_project(
+        {
+            "pipelines/p.yaml": (
+                "activities:\n  - name: q\n    type: sql\n"
+                "    sql: SELECT id * 2 AS doubled FROM range(3) AS r(id) ORDER BY 1\n"
+            )
+        }
+    )
+    assert run_cli("run", "p", cwd=root).exit_code == 0
+    with StateStore.open(f"sqlite:///{root}/.lockgate/state.db") as store:
+        run = store.list_runs(limit=1)[0]
+        [activity] = store.list_activity_runs(run.id)
+    assert activity.output == {
+        "resultSets": [{"rowCount": 3, "rows": [{"doubled": 0}, {"doubled": 2}, {"doubled": 4}]}]
+    }

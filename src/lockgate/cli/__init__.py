@@ -109,13 +109,10 @@ def main() -> None:
 
 
 def _handle_other(exc: Exception) -> None:
-    import click
-
-    if isinstance(exc, click.exceptions.ClickException):
+    # Typer's own usage errors (bad option values, missing arguments) know how to show themselves.
+    if isinstance(exc, typer.exceptions.TyperException) and hasattr(exc, "show"):
         exc.show()
-        sys.exit(exc.exit_code)
-    if isinstance(exc, click.exceptions.Exit):
-        sys.exit(exc.exit_code)
+        sys.exit(getattr(exc, "exit_code", 2))
     if CliState.current is not None and CliState.current.debug:
         raise exc
     render.line(f"error: unexpected {type(exc).__name__}: {exc}", err=True)

@@ -94,12 +94,12 @@ def query(
     output_format: Annotated[render.QueryFormat, typer.Option("--format", "-f", help="Output format.")] = (
         render.QueryFormat.table
     ),
-    dialect: Annotated[str, typer.Option(help="SQL dialect: spark (Databricks SQL) or duckdb.")] = "spark",
+    dialect: Annotated[render.QueryDialect, typer.Option(help="SQL dialect of the query.")] = render.QueryDialect.spark,
 ) -> None:
     """Query an environment's tables (read-only)."""
     from lockgate.services.query import run_query
 
-    render.query_result(run_query(load_project(), sql, environment=env, dialect=dialect), output_format)
+    render.query_result(run_query(load_project(), sql, environment=env, dialect=dialect.value), output_format)
 
 
 def validate() -> None:

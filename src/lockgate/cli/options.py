@@ -32,9 +32,16 @@ def load_project() -> Project:
 
 
 def settings() -> Settings:
+    from pydantic import ValidationError
+
+    from lockgate.errors import UserInputError
     from lockgate.services.settings import Settings
 
-    return Settings(debug=state().debug) if state().debug else Settings()
+    try:
+        return Settings(debug=state().debug) if state().debug else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"LOCKGATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise UserInputError(f"bad lockgate setting: {problems}", hint="fix or unset the environment variable") from exc
 
 
 EnvOption = Annotated[

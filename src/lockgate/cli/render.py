@@ -36,6 +36,11 @@ _STATUS_STYLE = {
 }
 
 
+class QueryDialect(StrEnum):
+    spark = "spark"
+    duckdb = "duckdb"
+
+
 class QueryFormat(StrEnum):
     table = "table"
     csv = "csv"

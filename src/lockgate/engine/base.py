@@ -121,6 +121,10 @@ class EngineSession(ABC):
         """The environment's tables."""
 
     @abstractmethod
+    def fetch(self, df: Any, *, limit: int) -> QueryResult:
+        """Run a DataFrame's query and return up to ``limit`` rows."""
+
+    @abstractmethod
     def render_dataframe(self, df: Any, *, limit: int = 20) -> str:
         """A text table of a DataFrame's first rows, for `display()` and logs."""
 

@@ -32,7 +32,7 @@ from lockgate.engine.base import (
 from lockgate.engine.duckdb_statements import StatementRunner
 from lockgate.engine.duckdb_views import quote, snapshot_select
 from lockgate.engine.pyspark_imports import pyspark_aliases
-from lockgate.engine.sql import TableName, rewrite_tables, split_statements
+from lockgate.engine.sql import StatementKind, TableName, classify, rewrite_tables, split_statements
 from lockgate.engine.sql_translate import to_duckdb
 from lockgate.engine.table_name import TableResolver, unknown_table_error
 from lockgate.errors import EngineError, LockgateError, SqlError, TableError, UserCodeError
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_READ_ONLY_KINDS = frozenset({StatementKind.QUERY})
 _SPARK_MODES = {
     "overwrite": "overwrite",
     "append": "append",
@@ -345,17 +346,24 @@ class DuckDBSession(EngineSession):
             statements = split_statements(text, file="<query>")
             if len(statements) != 1:
                 raise SqlError(f"expected one query, got {len(statements)} statements", hint="run one SELECT at a time")
+            if classify(statements[0].expression) not in _READ_ONLY_KINDS:
+                raise SqlError(
+                    "lockgate query only reads: this statement would change tables",
+                    hint="put changes in a notebook or a sql activity and run it with `lockgate run`",
+                )
             expression = rewrite_tables(statements[0].expression, self.statements.resolve_for_read)
             cursor = self.execute(to_duckdb(expression, location=statements[0].location))
         columns = tuple(column[0] for column in cursor.description or ())
         return QueryResult(columns=columns, rows=cursor.fetchall() if columns else [])
 
-    def render_dataframe(self, df: Any, *, limit: int = 20) -> str:
+    def fetch(self, df: Any, *, limit: int) -> QueryResult:
         sql = df.duckdb_sql if isinstance(df, LazyDataFrame) and df.duckdb_sql else dataframe_sql(df)
-        cursor = self.execute(f"SELECT * FROM ({sql}) LIMIT {int(limit) + 1}")
-        columns = [column[0] for column in cursor.description or ()]
-        rows = cursor.fetchall()
-        return format_rows(columns, rows, limit=limit)
+        cursor = self.execute(f"SELECT * FROM ({sql}) LIMIT {int(limit)}")
+        return QueryResult(columns=tuple(column[0] for column in cursor.description or ()), rows=cursor.fetchall())
+
+    def render_dataframe(self, df: Any, *, limit: int = 20) -> str:
+        result = self.fetch(df, limit=limit + 1)
+        return format_rows(list(result.columns), result.rows, limit=limit)
 
     # -- activity bookkeeping ---------------------------------------------------------------------------------
 
