@@ -499,3 +499,18 @@ def test_failed_run_leaves_earlier_versions_intact(run_cli, demo_project: Path) 
     shown = run_cli("runs", "show", run_id(result), cwd=demo_project).stdout
     assert re.search(r"silver_encounters\s*│\s*notebook\s*│\s*failed", shown), shown
     assert re.search(r"gold_patient_summary\s*│\s*notebook\s*│\s*skipped", shown), shown
+
+
+def test_validate_reports_a_required_variable_an_environment_does_not_set(run_cli, write_project) -> None:
+    root = write_project(
+        {
+            "lockgate.yaml": (
+                "name: v\nvars:\n  bucket: {type: string}\n"
+                "environments:\n  dev:\n    lake: .lockgate/lake/dev\n    vars: {bucket: dev-bucket}\n"
+                "  prod:\n    lake: .lockgate/lake/prod\n"
+            ),
+        }
+    )
+    result = run_cli("validate", cwd=root)
+    assert result.exit_code == 2
+    assert "lockgate.yaml:8:3: variable 'bucket' has no value in environment 'prod'" in result.stderr

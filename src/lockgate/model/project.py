@@ -111,27 +111,7 @@ def find_config_problems(config: ProjectConfig, locate: Locate) -> list[Problem]
             )
         )
     for env_name, env in config.environments.items():
-        if not _NAME.match(env_name):
-            problems.append(
-                Problem(
-                    f"environment name {env_name!r} must start with a letter and use only letters, digits, '_' and '-'",
-                    locate(("environments", env_name)),
-                )
-            )
-        for var_name, raw in env.vars.items():
-            path: tuple[str | int, ...] = ("environments", env_name, "vars", var_name)
-            spec = config.vars.get(var_name)
-            if spec is None:
-                problems.append(
-                    unknown_name_problem(
-                        "variable", var_name, config.vars, locate(path), fix="declare it under the top-level `vars:`"
-                    )
-                )
-                continue
-            try:
-                coerce_value(spec.type, raw)
-            except ValueError as exc:
-                problems.append(Problem(f"variable {var_name!r}: {exc}", locate(path)))
+        problems += _environment_problems(config, env_name, env, locate)
     for var_name, spec in config.vars.items():
         if spec.default is not None:
             try:
@@ -140,6 +120,41 @@ def find_config_problems(config: ProjectConfig, locate: Locate) -> list[Problem]
                 problems.append(
                     Problem(f"default of variable {var_name!r}: {exc}", locate(("vars", var_name, "default")))
                 )
+    return problems
+
+
+def _environment_problems(config: ProjectConfig, env_name: str, env: Environment, locate: Locate) -> list[Problem]:
+    problems: list[Problem] = []
+    if not _NAME.match(env_name):
+        problems.append(
+            Problem(
+                f"environment name {env_name!r} must start with a letter and use only letters, digits, '_' and '-'",
+                locate(("environments", env_name)),
+            )
+        )
+    for var_name, raw in env.vars.items():
+        path: tuple[str | int, ...] = ("environments", env_name, "vars", var_name)
+        spec = config.vars.get(var_name)
+        if spec is None:
+            problems.append(
+                unknown_name_problem(
+                    "variable", var_name, config.vars, locate(path), fix="declare it under the top-level `vars:`"
+                )
+            )
+            continue
+        try:
+            coerce_value(spec.type, raw)
+        except ValueError as exc:
+            problems.append(Problem(f"variable {var_name!r}: {exc}", locate(path)))
+    for var_name, spec in config.vars.items():
+        if spec.is_required and env.vars.get(var_name) is None:
+            problems.append(
+                Problem(
+                    f"variable {var_name!r} has no value in environment {env_name!r}",
+                    locate(("environments", env_name)),
+                    f"set `vars: {{{var_name}: ...}}` here, or give the variable a `default`",
+                )
+            )
     return problems
 
 
