@@ -41,3 +41,7 @@ def test_format_choices(candidates: list[str], expected: str) -> None:
 
 def test_format_choices_quoted() -> None:
     assert format_choices(["dev", "prod"], quote=True) == "'dev' or 'prod'"
+
+
+def test_format_choices_keeps_long_lists_short() -> None:
+    assert format_choices([f"n{i}" for i in range(20)], limit=3) == "n0, n1, n2 ... and 17 more"

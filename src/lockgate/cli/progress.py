@@ -6,11 +6,13 @@ Services emit events; this module turns them into Rich progress on a terminal an
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from lockgate.cli.render import plural
 from lockgate.services.runner import ActivityFinished, ActivityStarted, EngineReady, RunEvent, RunStarted
 
 _SYMBOL = {"succeeded": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]", "cancelled": "[magenta]![/]"}
@@ -20,7 +22,7 @@ class RunProgress:
     """Event sink for `run_pipeline` / `run_notebook`."""
 
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
         self._live = self.console.is_terminal
         self._progress = Progress(
             SpinnerColumn(),
@@ -45,7 +47,7 @@ class RunProgress:
         if isinstance(event, RunStarted):
             self._say(
                 f"run {event.run_id}: {event.target} in {event.environment} on {event.engine} "
-                f"({len(event.activities)} activities)"
+                f"({plural(len(event.activities), 'activity', 'activities')})"
             )
         elif isinstance(event, EngineReady):
             self._say(f"{event.engine} ready in {event.seconds:.2f}s")
@@ -61,7 +63,7 @@ class RunProgress:
         outcome = event.outcome
         status = outcome.status.value
         rows = sum(outcome.rows_written.values())
-        detail = f" ({rows:,} rows written)" if rows else ""
+        detail = f" ({plural(rows, 'row')} written)" if rows else ""
         text = f"{_SYMBOL.get(status, '?')} {outcome.name} {status}{detail}"
         task = self._tasks.get(outcome.name)
         if task is not None:

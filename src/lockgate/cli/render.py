@@ -47,6 +47,11 @@ class QueryFormat(StrEnum):
     json = "json"
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``"1 row"``, ``"2,000 rows"``."""
+    return f"{count:,} {singular if count == 1 else plural_form or singular + 's'}"
+
+
 def line(text: str, *, err: bool = False) -> None:
     (_err if err else _out).print(escape(text))
 
@@ -55,7 +60,7 @@ def error(exc: LockgateError) -> None:
     """`error: <place>: <problem>` and `  hint: <fix>` lines on stderr; all problems of a ProjectError."""
     if isinstance(exc, ProjectError):
         count = len(exc.problems)
-        _err.print(f"[red]error:[/] {count} problem{'s' if count != 1 else ''} in the project", highlight=False)
+        _err.print(f"[red]error:[/] {plural(count, 'problem')} in the project", highlight=False)
     for text in str(exc).splitlines():
         if text.startswith("  hint:"):
             _err.print(f"  [cyan]hint:[/]{escape(text.removeprefix('  hint:'))}")
@@ -135,7 +140,7 @@ def query_result(result: QueryResult, output_format: QueryFormat) -> None:
     for row in result.rows:
         table.add_row(*[escape(_text(value)) for value in row])
     _out.print(table)
-    _out.print(f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''}", style="dim")
+    _out.print(plural(len(result.rows), "row"), style="dim")
 
 
 def validation_ok(project: Project) -> None:

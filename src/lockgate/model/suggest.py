@@ -39,17 +39,20 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return by_lower[matches[0]] if matches else None
 
 
-def format_choices(candidates: Iterable[str], *, quote: bool = False) -> str:
-    """Join choices for prose: ``"a"``, ``"a or b"``, ``"a, b or c"``.
+def format_choices(candidates: Iterable[str], *, quote: bool = False, limit: int = 12) -> str:
+    """Join choices for prose: ``"a"``, ``"a or b"``, ``"a, b or c"``; long lists end ``"... and N more"``.
 
     Args:
         candidates: The choices, in display order.
         quote: Wrap each choice in single quotes (``"'a', 'b' or 'c'"``).
+        limit: How many choices to name at most, so a hint stays one screen.
 
     Returns:
         The joined text; an empty string when there are no choices.
     """
     items = [f"'{candidate}'" if quote else str(candidate) for candidate in candidates]
+    if len(items) > limit:
+        return f"{', '.join(items[:limit])} ... and {len(items) - limit} more"
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} or {items[-1]}"

@@ -26,7 +26,8 @@ def json_schemas(kind: str = "all") -> dict[str, dict[str, Any]]:
     for name in kinds:
         model, file = _MODELS[name]
         document = model.model_json_schema()
-        document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        # Draft 7 is what editors' YAML language servers read; pydantic's output uses nothing newer.
+        document["$schema"] = "http://json-schema.org/draft-07/schema#"
         document["title"] = f"lockgate {file}"
         result[name] = document
     return result
