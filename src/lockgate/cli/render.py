@@ -81,7 +81,7 @@ def scaffold(result: ScaffoldResult) -> None:
     _out.print("Next:")
     _out.print(f"  cd {escape(str(result.root))}")
     _out.print("  lockgate run daily")
-    _out.print('  lockgate query "SELECT * FROM gold.encounters_by_month ORDER BY year, month LIMIT 10"')
+    _out.print('  lockgate query "SELECT * FROM gold.encounters_by_month ORDER BY year, month, encounter_type LIMIT 5"')
 
 
 def run_result(result: RunResult) -> None:
