@@ -136,8 +136,17 @@ def test_spark_sql_ddl_and_dml_commit_one_version_each(run) -> None:
         (r["id"], r["name"], float(r["price"]) if r["price"] is not None else None)
         for r in sorted(rows(root, "shop.items"), key=lambda r: r["id"])
     ] == [(1, "apple", 1.25), (2, "pear", 4.0), (4, "fig", None), (5, "kiwi", 3.0)]
-    history = DeltaTable(str(root / ".lockgate/lake/dev/shop/items")).history()
-    assert len(history) == 6  # create, insert, insert, update, delete, merge
+    from lockgate.engine.delta import table_history
+
+    history = table_history(root / ".lockgate/lake/dev/shop/items", name="shop.items")
+    assert [entry.operation for entry in reversed(history)] == [
+        "CREATE TABLE",
+        "INSERT INTO",
+        "INSERT INTO",
+        "UPDATE",
+        "DELETE",
+        "MERGE",
+    ]
 
 
 def test_drop_table_keeps_the_files_in_trash(run) -> None:

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 WriteMode = Literal["append", "overwrite", "error", "ignore"]
 LOG_DIR = "_delta_log"
+OPERATION_KEY = "lockgate.operation"
 # Reader features whose data files cannot be read as plain Parquet; we refuse rather than return wrong rows.
 _UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping", "v2Checkpoint"}
 
@@ -98,16 +99,18 @@ def write_table(
     mode: WriteMode,
     partition_by: tuple[str, ...] | None = None,
     merge_schema: bool = False,
+    operation: str | None = None,
 ) -> TableSnapshot | None:
     """Commit ``data`` as a new version of the table at ``path``; returns that version, or None if ignored.
 
     ``overwrite`` replaces rows and schema (as `CREATE OR REPLACE TABLE` does); ``append`` adds rows and, with
-    ``merge_schema``, new columns.
+    ``merge_schema``, new columns. ``operation`` (``MERGE``, ``DELETE``...) is recorded in the commit, because
+    delta-rs records every write as ``WRITE``; :func:`table_history` reports it.
 
     Raises:
         TableError: the table exists in ``error`` mode, or the write was refused (schema mismatch, I/O).
     """
-    from deltalake import write_deltalake
+    from deltalake import CommitProperties, write_deltalake
     from deltalake.exceptions import DeltaError
 
     exists = is_delta_table(path)
@@ -132,6 +135,7 @@ def write_table(
             mode="append" if mode == "append" else "overwrite",
             schema_mode=schema_mode,
             partition_by=list(partition_by) if partition_by and not (exists and mode == "append") else None,
+            commit_properties=CommitProperties(custom_metadata={OPERATION_KEY: operation}) if operation else None,
         )
     except (DeltaError, OSError, ValueError) as exc:
         raise TableError(f"writing table {name} failed: {_first_line(exc)}", hint=_write_hint(str(exc), mode)) from exc
@@ -153,7 +157,7 @@ def table_history(path: Path, *, name: str) -> list[HistoryEntry]:
             HistoryEntry(
                 version=int(item.get("version", -1)),
                 timestamp_ms=item.get("timestamp"),
-                operation=str(item.get("operation", "")),
+                operation=str(item.get(OPERATION_KEY) or item.get("operation", "")),
                 parameters=dict(item.get("operationParameters") or {}),
             )
         )

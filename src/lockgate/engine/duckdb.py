@@ -298,13 +298,20 @@ class DuckDBSession(EngineSession):
         mode: delta.WriteMode,
         partition_by: tuple[str, ...] = (),
         merge_schema: bool = False,
+        operation: str | None = None,
     ) -> int:
         """Commit the rows of a DuckDB query as a new version of ``table``; returns the rows written."""
         assert table.schema is not None
         path = self.names.table_path(table.schema, table.name)
         reader, counter = self.stream(select_sql)
         snapshot = delta.write_table(
-            path, reader, name=str(table), mode=mode, partition_by=partition_by or None, merge_schema=merge_schema
+            path,
+            reader,
+            name=str(table),
+            mode=mode,
+            partition_by=partition_by or None,
+            merge_schema=merge_schema,
+            operation=operation,
         )
         if snapshot is not None:
             self.refresh_view(table.schema, table.name, snapshot=snapshot)

@@ -130,8 +130,13 @@ class StatementRunner:
             mode = "overwrite"
         else:
             mode = "error"
+        operation = "CREATE OR REPLACE TABLE AS SELECT" if mode == "overwrite" else "CREATE TABLE AS SELECT"
         rows = self.session.write_select(
-            table, self._duckdb_sql(select, statement), mode=mode, partition_by=options.partitioned_by
+            table,
+            self._duckdb_sql(select, statement),
+            mode=mode,
+            partition_by=options.partitioned_by,
+            operation=operation,
         )
         return self._affected(rows)
 
@@ -146,7 +151,9 @@ class StatementRunner:
         columns = _insert_columns(expression)
         select_sql = self.positional_select(table, self._duckdb_sql(select, statement), columns=columns)
         mode: WriteMode = "overwrite" if is_overwrite(expression) else "append"
-        rows = self.session.write_select(table, select_sql, mode=mode)
+        rows = self.session.write_select(
+            table, select_sql, mode=mode, operation="INSERT OVERWRITE" if mode == "overwrite" else "INSERT INTO"
+        )
         return self._affected(rows)
 
     def positional_select(self, table: TableName, select_sql: str, *, columns: list[str] | None = None) -> str:
@@ -190,7 +197,11 @@ class StatementRunner:
                 else ("overwrite" if statement.expression.args.get("replace") else "error")
             )
             self.session.write_select(
-                table, f"SELECT * FROM temp.main.{staging}", mode=mode, partition_by=options.partitioned_by
+                table,
+                f"SELECT * FROM temp.main.{staging}",
+                mode=mode,
+                partition_by=options.partitioned_by,
+                operation="CREATE TABLE",
             )
         finally:
             self.session.execute(f"DROP TABLE IF EXISTS temp.main.{staging}")
@@ -217,7 +228,11 @@ class StatementRunner:
             cursor = self.session.execute(self._duckdb_sql(expression, statement, resolve))
             changed = cursor.fetchone()
             self.session.write_select(
-                table, f"SELECT * FROM {staging}", mode="overwrite", partition_by=snapshot.partition_columns
+                table,
+                f"SELECT * FROM {staging}",
+                mode="overwrite",
+                partition_by=snapshot.partition_columns,
+                operation=classify(statement.expression).value.upper(),
             )
         finally:
             self.session.execute(f"DROP TABLE IF EXISTS {staging}")
