@@ -22,6 +22,7 @@ EXPECTED_FILES = {
     "README.md",
     "lockgate.yaml",
     "pipelines/daily.yaml",
+    "triggers/nightly.yaml",
     "notebooks/bronze/_config.py",
     "notebooks/bronze/ingest_patients.py",
     "notebooks/bronze/ingest_encounters.ipynb",

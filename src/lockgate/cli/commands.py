@@ -114,7 +114,7 @@ def validate() -> None:
 
 
 def schema(
-    kind: Annotated[str, typer.Argument(help="project (lockgate.yaml), pipeline, or all.")] = "all",
+    kind: Annotated[str, typer.Argument(help="project (lockgate.yaml), pipeline, trigger, or all.")] = "all",
     out: Annotated[Path | None, typer.Option(help="Write <kind>.schema.json files into this folder.")] = None,
 ) -> None:
     """Print the JSON Schema of lockgate.yaml and of pipeline files, for editor completion."""

@@ -144,10 +144,13 @@ def query_result(result: QueryResult, output_format: QueryFormat) -> None:
 
 
 def validation_ok(project: Project) -> None:
-    _out.print(
-        f"[green]ok[/] project {escape(project.config.name)}: {len(project.pipelines)} pipeline(s), "
-        f"{len(project.notebooks)} notebook file(s), {len(project.config.environments)} environment(s)"
-    )
+    parts = [
+        plural(len(project.pipelines), "pipeline"),
+        plural(len(project.notebooks), "notebook file"),
+        plural(len(project.triggers), "trigger"),
+        plural(len(project.config.environments), "environment"),
+    ]
+    _out.print(f"[green]ok[/] project {escape(project.config.name)}: {', '.join(parts)}")
 
 
 def runs(records: list[RunRecord]) -> None:

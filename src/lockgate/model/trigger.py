@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, field_validator
+
+from lockgate.errors import Problem
+from lockgate.model.project import Locate, unknown_name_problem
 
 _DURATION = re.compile(r"^\s*(?P<value>\d+)\s*(?P<unit>s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -120,3 +124,37 @@ class FileTrigger(_TriggerBase):
 
 Trigger = Annotated[ScheduleTrigger | WindowTrigger | FileTrigger, Field(discriminator="type")]
 TRIGGER_TYPES: tuple[str, ...] = ("schedule", "window", "file")
+
+
+class TriggerFile(RootModel[Trigger]):
+    """A `triggers/<name>.yaml` file: one trigger."""
+
+
+def find_trigger_problems(
+    trigger: ScheduleTrigger | WindowTrigger | FileTrigger,
+    locate: Locate,
+    *,
+    pipelines: Collection[str],
+    environments: Collection[str] | None,
+    connections: Collection[str] | None,
+) -> list[Problem]:
+    """Names a trigger uses that the project does not have (``None``: that part of the project is unknown)."""
+    problems: list[Problem] = []
+    if trigger.pipeline not in pipelines:
+        problems.append(unknown_name_problem("pipeline", trigger.pipeline, sorted(pipelines), locate(("pipeline",))))
+    for index, environment in enumerate(trigger.started_in):
+        if environments is not None and environment not in environments:
+            problems.append(
+                unknown_name_problem("environment", environment, sorted(environments), locate(("started_in", index)))
+            )
+    if isinstance(trigger, FileTrigger) and connections is not None and trigger.connection not in connections:
+        problems.append(
+            unknown_name_problem(
+                "connection",
+                trigger.connection,
+                sorted(connections),
+                locate(("connection",)),
+                fix="declare it under `connections:` in lockgate.yaml",
+            )
+        )
+    return problems

@@ -24,11 +24,13 @@ from lockgate.model.pipeline import (
     resolve_notebook_path,
 )
 from lockgate.model.project import ProjectConfig, find_config_problems, unknown_name_problem
+from lockgate.model.trigger import FileTrigger, ScheduleTrigger, TriggerFile, WindowTrigger, find_trigger_problems
 from lockgate.model.yamlerrors import validate_document
 from lockgate.model.yamlsource import YamlDocument, parse_yaml
 
 PROJECT_FILE = "lockgate.yaml"
 PIPELINE_DIR = "pipelines"
+TRIGGER_DIR = "triggers"
 _SKIPPED_DIRS = {"node_modules", "venv", "site-packages"}
 _SQL_PARAMETER = re.compile(r"\$\{\s*[A-Za-z_][\w.]*\s*\}")
 _PARAMETER_STAND_IN = "lockgate_parameter"
@@ -45,6 +47,16 @@ class PipelineSource:
     document: YamlDocument
 
 
+@dataclass(frozen=True, slots=True)
+class TriggerSource:
+    """A trigger with the document it came from."""
+
+    name: str
+    file: str
+    trigger: ScheduleTrigger | WindowTrigger | FileTrigger
+    document: YamlDocument
+
+
 @dataclass(frozen=True)
 class Project:
     """A loaded, structurally valid project."""
@@ -54,6 +66,8 @@ class Project:
     pipelines: dict[str, PipelineSource]
     notebooks: frozenset[str]
     """Project-relative paths (POSIX) of every notebook-like file."""
+    triggers: dict[str, TriggerSource] = field(default_factory=dict)
+    """Triggers by name (the file's stem); deploys start and stop them per environment."""
     _notebook_cache: dict[str, Notebook] = field(default_factory=dict, repr=False, compare=False)
 
     def pipeline(self, name: str) -> PipelineSource:
@@ -98,7 +112,13 @@ def load_project(start: Path | None = None) -> Project:
     loaded = _load(start)
     if loaded.problems or loaded.config is None:
         raise ProjectError(loaded.problems)
-    return Project(root=loaded.root, config=loaded.config, pipelines=loaded.pipelines, notebooks=loaded.notebooks)
+    return Project(
+        root=loaded.root,
+        config=loaded.config,
+        pipelines=loaded.pipelines,
+        notebooks=loaded.notebooks,
+        triggers=loaded.triggers,
+    )
 
 
 def validate_project(start: Path | None = None) -> tuple[Project | None, list[Problem]]:
@@ -110,7 +130,13 @@ def validate_project(start: Path | None = None) -> tuple[Project | None, list[Pr
     loaded = _load(start)
     # check_sources reads no configuration: an unchecked placeholder lets it run when lockgate.yaml is broken.
     config = loaded.config or ProjectConfig.model_construct(name=loaded.root.name, environments={})
-    project = Project(root=loaded.root, config=config, pipelines=loaded.pipelines, notebooks=loaded.notebooks)
+    project = Project(
+        root=loaded.root,
+        config=config,
+        pipelines=loaded.pipelines,
+        notebooks=loaded.notebooks,
+        triggers=loaded.triggers,
+    )
     problems = loaded.problems + check_sources(project)
     return (project if loaded.config is not None else None), problems
 
@@ -122,6 +148,7 @@ class _Loaded:
     pipelines: dict[str, PipelineSource]
     """Only the pipeline files without problems."""
     notebooks: frozenset[str]
+    triggers: dict[str, TriggerSource]
     problems: list[Problem]
 
 
@@ -140,23 +167,61 @@ def _load(start: Path | None) -> _Loaded:
             config_problems += find_config_problems(config, config_doc.locate)
         problems += _in_file_order(config_problems)
     notebooks = frozenset(_discover_notebooks(root))
+    pipelines, pipeline_problems = _load_pipelines(root, notebooks)
+    pipeline_names = {file.stem for file in _yaml_files(root / PIPELINE_DIR)}
+    triggers, trigger_problems = _load_triggers(root, pipeline_names, config)
+    return _Loaded(root, config, pipelines, notebooks, triggers, problems + pipeline_problems + trigger_problems)
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.y*ml"))
+
+
+def _load_pipelines(root: Path, notebooks: frozenset[str]) -> tuple[dict[str, PipelineSource], list[Problem]]:
+    problems: list[Problem] = []
     pipelines: dict[str, PipelineSource] = {}
-    for file in sorted((root / PIPELINE_DIR).glob("*.y*ml")):
-        relative = file.relative_to(root).as_posix()
-        try:
-            document = parse_yaml(_read_text(file, relative), file=relative)
-        except ProjectError as exc:
-            problems += exc.problems
-            continue
+    for file, document in _documents(root / PIPELINE_DIR, root, problems):
         pipeline, pipeline_problems = validate_document(document, Pipeline)
         if pipeline is not None:
             pipeline_problems = find_pipeline_problems(
                 pipeline, document.locate, notebooks=notebooks, file_exists=lambda path: (root / path).is_file()
             )
             if not pipeline_problems:
-                pipelines[file.stem] = PipelineSource(file.stem, relative, pipeline, document)
+                pipelines[file.stem] = PipelineSource(file.stem, document.file, pipeline, document)
         problems += _in_file_order(pipeline_problems)
-    return _Loaded(root, config, pipelines, notebooks, problems)
+    return pipelines, problems
+
+
+def _load_triggers(
+    root: Path, pipeline_names: set[str], config: ProjectConfig | None
+) -> tuple[dict[str, TriggerSource], list[Problem]]:
+    problems: list[Problem] = []
+    triggers: dict[str, TriggerSource] = {}
+    for file, document in _documents(root / TRIGGER_DIR, root, problems):
+        parsed, trigger_problems = validate_document(document, TriggerFile)
+        if parsed is not None:
+            trigger = parsed.root
+            trigger_problems = find_trigger_problems(
+                trigger,
+                document.locate,
+                pipelines=pipeline_names,
+                environments=config.environments if config else None,
+                connections=config.connections if config else None,
+            )
+            if not trigger_problems:
+                triggers[file.stem] = TriggerSource(file.stem, document.file, trigger, document)
+        problems += _in_file_order(trigger_problems)
+    return triggers, problems
+
+
+def _documents(folder: Path, root: Path, problems: list[Problem]) -> Iterable[tuple[Path, YamlDocument]]:
+    """Each YAML file of ``folder`` parsed; files that do not parse add their problems and are skipped."""
+    for file in _yaml_files(folder):
+        relative = file.relative_to(root).as_posix()
+        try:
+            yield file, parse_yaml(_read_text(file, relative), file=relative)
+        except ProjectError as exc:
+            problems += exc.problems
 
 
 def _in_file_order(problems: list[Problem]) -> list[Problem]:

@@ -10,10 +10,12 @@ from lockgate.errors import NotFoundError
 from lockgate.model.pipeline import Pipeline
 from lockgate.model.project import ProjectConfig
 from lockgate.model.suggest import format_choices
+from lockgate.model.trigger import TriggerFile
 
 _MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "project": (ProjectConfig, "lockgate.yaml"),
     "pipeline": (Pipeline, "pipelines/<name>.yaml"),
+    "trigger": (TriggerFile, "triggers/<name>.yaml"),
 }
 
 
