@@ -57,6 +57,7 @@ def test_ctrl_c_cancels_the_run_and_keeps_tables(write_project) -> None:
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stdout + stderr
     assert "cancelled" in stdout + stderr
+    assert "slow " in stdout and "after " in stdout  # the summary lists every activity, cancelled ones too
 
     table = DeltaTable(str(root / ".lockgate/lake/dev/work/numbers"))
     assert table.version() == 1  # the seed run's version and the slow run's committed write

@@ -273,12 +273,13 @@ class _Run:
                         self.project, session, runtime, expressions, source.document if source else None, job.index
                     )
 
-                outcomes = self._walk(
+                self._walk(
                     run.id,
                     jobs,
                     session,
                     context_for,
                     secrets,
+                    outcomes=outcomes,
                     max_parallel=min(max_parallel, self.settings.max_parallel or max_parallel),
                 )
             status = _run_status(outcomes.values(), cancelled=self._cancelled.is_set())
@@ -315,9 +316,10 @@ class _Run:
         context_for: Callable[[_Job], ActivityContext],
         secrets: SecretStore,
         *,
+        outcomes: dict[str, ActivityOutcome],
         max_parallel: int,
-    ) -> dict[str, ActivityOutcome]:
-        outcomes: dict[str, ActivityOutcome] = {}
+    ) -> None:
+        """Run ``jobs``, filling ``outcomes`` as they finish (also when Ctrl-C ends the walk early)."""
         waiting = {job.name: job for job in jobs}
         running: dict[Future[ActivityOutcome], _Job] = {}
         with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="lockgate-activity") as pool:
@@ -331,6 +333,9 @@ class _Run:
                         self._emit(ActivityStarted(job.name))
                         running[pool.submit(self._run_job, run_id, job, session, context_for(job), secrets)] = job
                     if not running:
+                        if waiting and not any(_is_ready(j, outcomes) for j in waiting.values()):
+                            # Cannot happen with a validated DAG; never spin if it somehow does.
+                            raise RuntimeError(f"activities can never start: {', '.join(sorted(waiting))}")
                         continue
                     done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
@@ -352,7 +357,6 @@ class _Run:
                     )
                     outcomes[job.name] = ActivityOutcome(job.name, job.activity_type, ActivityStatus.cancelled)
                 raise
-        return outcomes
 
     def _skip_unreachable(self, run_id: str, waiting: dict[str, _Job], outcomes: dict[str, ActivityOutcome]) -> None:
         """Mark as skipped every waiting activity whose dependency conditions can no longer hold."""
