@@ -263,3 +263,11 @@ def test_dataframe_file_writes_resolve_paths_like_reads(run) -> None:
     root, result = run({"nb/main.py": code})
     assert output(result) == "5", result.activities[0].error
     assert (root / "out/n.parquet").exists()
+
+
+def test_truncate_commits_an_empty_version(run) -> None:
+    code = notebook('spark.range(3).write.saveAsTable("t.n")', "# MAGIC %sql\n# MAGIC TRUNCATE TABLE t.n")
+    root, result = run({"nb/main.py": code})
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    assert rows(root, "t.n") == []
+    assert DeltaTable(str(root / ".lockgate/lake/dev/t/n")).version() == 1

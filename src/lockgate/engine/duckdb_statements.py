@@ -60,6 +60,7 @@ class StatementRunner:
             StatementKind.DELETE: self._rewrite_table_in_duckdb,
             StatementKind.UPDATE: self._rewrite_table_in_duckdb,
             StatementKind.MERGE: self._rewrite_table_in_duckdb,
+            StatementKind.TRUNCATE: self._rewrite_table_in_duckdb,
             StatementKind.CREATE_SCHEMA: self._create_schema,
             StatementKind.DROP_SCHEMA: self._drop_schema,
             StatementKind.USE: self._use,
@@ -208,7 +209,7 @@ class StatementRunner:
         return None
 
     def _rewrite_table_in_duckdb(self, statement: Statement) -> Any:
-        """DELETE / UPDATE / MERGE: run on a staging copy, then commit the copy as the next version."""
+        """DELETE / UPDATE / MERGE / TRUNCATE: run on a staging copy, then commit the copy as the next version."""
         table = self._resolve_target(statement)
         self.session.ensure_readable(table)
         assert table.schema is not None
