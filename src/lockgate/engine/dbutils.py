@@ -99,6 +99,10 @@ class Widgets:
     def removeAll(self) -> None:
         self._defined.clear()
 
+    def pass_values(self, values: dict[str, str]) -> None:
+        """Values given from outside (`%run ./x $name=value`), which win over widget defaults."""
+        self._passed.update(values)
+
     def values(self) -> dict[str, str]:
         """Every value a SQL cell may reference as `${name}` or `:name`."""
         return self.getAll()

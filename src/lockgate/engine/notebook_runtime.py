@@ -166,8 +166,7 @@ class NotebookRuntime:
                 location=SourceLocation(notebook.file, cell.line),
                 cell=cell.index,
             )
-        for name, value in cell.run_args.items():
-            widgets._passed[name] = value
+        widgets.pass_values(cell.run_args)
         self._run_cells(included, namespace, widgets, include_stack=(*include_stack, included.file))
 
     def _display(self, value: Any, *args: Any, **kwargs: Any) -> None:
