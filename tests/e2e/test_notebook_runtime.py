@@ -271,3 +271,42 @@ def test_truncate_commits_an_empty_version(run) -> None:
     assert result.status == RunStatus.succeeded, result.activities[0].error
     assert rows(root, "t.n") == []
     assert DeltaTable(str(root / ".lockgate/lake/dev/t/n")).version() == 1
+
+
+COMMON_IDIOMS = """\
+# Databricks notebook source
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType, StructField, StringType, IntegerType
+from pyspark.sql.window import Window
+spark.conf.set("spark.sql.shuffle.partitions", 8)
+print(spark.conf.get("spark.sql.shuffle.partitions"))
+
+# COMMAND ----------
+schema = StructType([StructField("id", IntegerType()), StructField("name", StringType())])
+df = spark.createDataFrame([(1, "a b"), (2, "c d"), (3, None)], schema)
+df = (df.withColumn("loaded_at", F.current_timestamp())
+        .withColumn("parts", F.split(F.col("name"), " "))
+        .withColumn("first", F.col("parts")[0])
+        .withColumn("clean", F.regexp_replace("name", " ", "_"))
+        .withColumn("flag", F.when(F.col("id") > 1, F.lit("big")).otherwise("small"))
+        .withColumn("rn", F.row_number().over(Window.orderBy(F.desc("id"))))
+        .withColumn("ts", F.to_timestamp(F.lit("2024-01-02 03:04:05")))
+        .withColumn("d", F.date_format(F.col("ts"), "yyyy-MM-dd")))
+df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable("bronze.probe")
+display(df.select("id", "first", "clean", "flag", "rn", "d"))
+exploded = spark.table("bronze.probe").select("id", F.explode("parts").alias("part"))
+print(exploded.count())
+print(spark.table("bronze.probe").groupBy("flag").agg(F.count("*").alias("n"), F.max("id")).orderBy("flag").collect())
+pdf = spark.table("bronze.probe").toPandas()
+print(len(pdf))
+spark.sql("SELECT current_date() AS today").show()
+print(spark.catalog.tableExists("bronze.probe"))
+dbutils.notebook.exit("done")
+"""
+
+
+def test_common_databricks_idioms_run(run) -> None:
+    root, result = run({"nb/main.py": COMMON_IDIOMS})
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    assert output(result) == "done"
+    assert [r["first"] for r in sorted(rows(root, "bronze.probe"), key=lambda r: r["id"])] == ["a", "c", None]

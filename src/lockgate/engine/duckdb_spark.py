@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,44 @@ class LakeWriter(DuckDBDataFrameWriter):
         return session
 
 
+class LakeRuntimeConfig:
+    """`spark.conf`: the session time zone is DuckDB's; every other key is kept, as Spark keeps it.
+
+    Settings such as `spark.sql.shuffle.partitions` tune a cluster and mean nothing to DuckDB; notebooks set them
+    routinely, so they are stored and read back rather than refused.
+    """
+
+    _TIME_ZONE = "spark.sql.session.timeZone"
+
+    def __init__(self, session: LakeSparkSession):
+        self._session = session
+        self._values: dict[str, str] = {}
+
+    def set(self, key: str, value: Any) -> None:
+        if key == self._TIME_ZONE:
+            self._session.execute_sql(f"SET TimeZone = '{str(value).replace(chr(39), '')}'")
+        else:
+            self._values[key] = str(value).lower() if isinstance(value, bool) else str(value)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == self._TIME_ZONE:
+            return self._session.execute_sql("SELECT current_setting('TimeZone')").fetchone()[0]
+        if key in self._values:
+            return self._values[key]
+        if default is not None:
+            return default
+        raise EngineError(f"spark.conf has no value for {key!r}", hint=f"set it first: spark.conf.set({key!r}, ...)")
+
+    def unset(self, key: str) -> None:
+        self._values.pop(key, None)
+
+    def getAll(self) -> dict[str, str]:
+        return dict(self._values)
+
+    def isModifiable(self, key: str) -> bool:
+        return True
+
+
 class LakeSparkSession(DuckDBSession):
     """The `spark` object notebooks see on the DuckDB engine."""
 
@@ -149,6 +188,14 @@ class LakeSparkSession(DuckDBSession):
 
     def _execute(self, sql: str) -> None:
         self._last_result = self._cur.execute(sql)
+
+    def execute_sql(self, sql: str) -> Any:
+        """Run DuckDB SQL on this thread's cursor (lockgate's own statements, not user SQL)."""
+        return self.lake.execute(sql)
+
+    @cached_property
+    def conf(self) -> LakeRuntimeConfig:  # type: ignore[override]
+        return LakeRuntimeConfig(self)
 
     def sql(self, sqlQuery: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(sqlQuery, exp.Expr):

@@ -292,7 +292,9 @@ class _Run:
         finally:
             failures = [o for o in outcomes.values() if o.status == ActivityStatus.failed]
             if error is None and failures:
-                error = "; ".join(f"{o.name}: {o.error.message if o.error else 'failed'}" for o in failures)
+                error = "; ".join(
+                    f"{o.name}: {str(o.error).splitlines()[0] if o.error else 'failed'}" for o in failures
+                )
             self.store.finish_run(run.id, status=status, error=error)
         ordered = tuple(outcomes[j.name] for j in jobs if j.name in outcomes)
         return RunResult(
