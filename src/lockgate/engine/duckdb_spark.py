@@ -13,6 +13,7 @@ It also builds the `pyspark` modules notebooks import (see ``pyspark_imports``),
 from __future__ import annotations
 
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +31,11 @@ from lockgate.errors import AnalysisError, EngineError, LockgateError, SqlError
 
 if TYPE_CHECKING:
     from lockgate.engine.duckdb import DuckDBSession as LakeSession
+
+
+# sqlframe's toPandas() reads through pandas.read_sql on a DuckDB cursor, which works but makes pandas warn on
+# every call; the warning tells notebook authors nothing they can act on.
+warnings.filterwarnings("ignore", message="pandas only supports SQLAlchemy connectable", category=UserWarning)
 
 
 class LakeReader(DuckDBDataFrameReader):
