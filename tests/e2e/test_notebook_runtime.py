@@ -310,3 +310,17 @@ def test_common_databricks_idioms_run(run) -> None:
     assert result.status == RunStatus.succeeded, result.activities[0].error
     assert output(result) == "done"
     assert [r["first"] for r in sorted(rows(root, "bronze.probe"), key=lambda r: r["id"])] == ["a", "c", None]
+
+
+def test_sums_of_longs_are_longs_as_in_spark(run) -> None:
+    code = notebook(
+        'spark.range(5).write.saveAsTable("t.n")',
+        "# MAGIC %sql\n# MAGIC CREATE OR REPLACE TABLE t.s AS SELECT sum(id) AS total FROM t.n",
+    )
+    root, result = run({"nb/main.py": code})
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    from lockgate.engine.delta import open_snapshot
+
+    snapshot = open_snapshot(root / ".lockgate/lake/dev/t/s", name="t.s")
+    assert [(c.name, c.delta_type) for c in snapshot.columns] == [("total", "long")]
+    assert rows(root, "t.s") == [{"total": 10}]

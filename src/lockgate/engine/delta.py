@@ -11,12 +11,9 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from lockgate.errors import TableError
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +90,7 @@ def _snapshot_of(table: Any, *, path: Path, name: str) -> TableSnapshot:
 
 def write_table(
     path: Path,
-    data: pa.RecordBatchReader | pa.Table,
+    data: Any,
     *,
     name: str,
     mode: WriteMode,
@@ -101,7 +98,9 @@ def write_table(
     merge_schema: bool = False,
     operation: str | None = None,
 ) -> TableSnapshot | None:
-    """Commit ``data`` as a new version of the table at ``path``; returns that version, or None if ignored.
+    """Commit ``data`` (an Arrow stream or table) as a new version of the table at ``path``.
+
+    Returns that version, or None when ``ignore`` mode found the table already there.
 
     ``overwrite`` replaces rows and schema (as `CREATE OR REPLACE TABLE` does); ``append`` adds rows and, with
     ``merge_schema``, new columns. ``operation`` (``MERGE``, ``DELETE``...) is recorded in the commit, because
@@ -131,7 +130,7 @@ def write_table(
     try:
         write_deltalake(
             table if table is not None else str(path),
-            _delta_compatible(data),
+            data,
             mode="append" if mode == "append" else "overwrite",
             schema_mode=schema_mode,
             partition_by=list(partition_by) if partition_by and not (exists and mode == "append") else None,
@@ -213,31 +212,6 @@ def _type_name(delta_type: Any) -> str:
         inner = ",".join(f"{f.name}:{_type_name(f.type)}" for f in delta_type.fields)
         return f"struct<{inner}>"
     return str(delta_type)
-
-
-def _delta_compatible(data: pa.RecordBatchReader | pa.Table) -> pa.RecordBatchReader | pa.Table:
-    """Cast types Delta has no counterpart for (unsigned integers) to the nearest wider signed type."""
-    import pyarrow as pa
-
-    schema = data.schema
-    target = pa.schema([field.with_type(_signed(field.type)) for field in schema])
-    if target.equals(schema):
-        return data
-    if isinstance(data, pa.Table):
-        return data.cast(target)
-    return pa.RecordBatchReader.from_batches(target, (batch.cast(target) for batch in data))
-
-
-def _signed(arrow_type: Any) -> Any:
-    import pyarrow as pa
-
-    widening = {
-        pa.uint8(): pa.int16(),
-        pa.uint16(): pa.int32(),
-        pa.uint32(): pa.int64(),
-        pa.uint64(): pa.decimal128(20, 0),
-    }
-    return widening.get(arrow_type, arrow_type)
 
 
 def _write_hint(message: str, mode: str) -> str:

@@ -30,7 +30,7 @@ from lockgate.engine.base import (
     TableMetrics,
 )
 from lockgate.engine.duckdb_statements import StatementRunner
-from lockgate.engine.duckdb_views import quote, snapshot_select
+from lockgate.engine.duckdb_views import delta_typed_projection, quote, snapshot_select
 from lockgate.engine.pyspark_imports import pyspark_aliases
 from lockgate.engine.sql import StatementKind, TableName, classify, rewrite_tables, split_statements
 from lockgate.engine.sql_translate import to_duckdb
@@ -38,8 +38,6 @@ from lockgate.engine.table_name import TableResolver, unknown_table_error
 from lockgate.errors import EngineError, LockgateError, SqlError, TableError, UserCodeError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from lockgate.engine.duckdb_spark import LakeSparkSession
 
 logger = logging.getLogger(__name__)
@@ -319,12 +317,20 @@ class DuckDBSession(EngineSession):
             self.record_rows(str(table), counter.rows)
         return counter.rows
 
-    def stream(self, select_sql: str) -> tuple[pa.RecordBatchReader, _RowCounter]:
-        import pyarrow as pa
+    def stream(self, select_sql: str) -> tuple[Any, _RowCounter]:
+        """The rows of a query as an Arrow stream for a Delta write, typed for Delta, counted as they pass.
 
-        reader = self.relation(select_sql).to_arrow_reader(100_000)
+        The stream goes DuckDB -> Arrow C stream -> arro3 -> delta-rs, so no pyarrow is loaded for a write.
+        """
+        from arro3.core import RecordBatchReader
+
+        relation = self.relation(select_sql)
+        projection = delta_typed_projection(list(relation.columns), [str(t) for t in relation.types])
+        if projection is not None:
+            relation = self.relation(f"SELECT {projection} FROM ({select_sql})")
+        reader = RecordBatchReader.from_stream(relation)
         counter = _RowCounter()
-        return pa.RecordBatchReader.from_batches(reader.schema, counter.count(reader)), counter
+        return RecordBatchReader.from_batches(reader.schema, counter.count(reader)), counter
 
     # -- SQL --------------------------------------------------------------------------------------------------
 

@@ -53,3 +53,25 @@ def snapshot_select(snapshot: TableSnapshot) -> str:
     else:
         options.append("hive_partitioning = false")
     return f"SELECT {columns} FROM read_parquet({files}, {', '.join(options)})"
+
+
+# DuckDB types Delta has no counterpart for, and what lockgate writes instead. HUGEINT is what DuckDB gives for
+# sum(BIGINT); Spark gives BIGINT, so the tables match across engines (an overflow fails, as in ANSI Spark).
+_DELTA_INCOMPATIBLE = {
+    "UTINYINT": "SMALLINT",
+    "USMALLINT": "INTEGER",
+    "UINTEGER": "BIGINT",
+    "UBIGINT": "DECIMAL(20,0)",
+    "UHUGEINT": "DECIMAL(38,0)",
+    "HUGEINT": "BIGINT",
+}
+
+
+def delta_typed_projection(columns: list[str], types: list[str]) -> str | None:
+    """A projection casting columns of types Delta lacks; None when every column can be written as it is."""
+    if not any(t in _DELTA_INCOMPATIBLE for t in types):
+        return None
+    return ", ".join(
+        f"CAST({quote(c)} AS {_DELTA_INCOMPATIBLE[t]}) AS {quote(c)}" if t in _DELTA_INCOMPATIBLE else quote(c)
+        for c, t in zip(columns, types, strict=True)
+    )
