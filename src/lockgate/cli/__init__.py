@@ -16,7 +16,7 @@ import typer
 
 from lockgate import __version__
 from lockgate.cli import render
-from lockgate.cli.commands import init, query, run, schema, validate
+from lockgate.cli.commands import build, init, query, run, schema, validate
 from lockgate.cli.options import CliState
 from lockgate.cli.runs import runs_app
 from lockgate.errors import LockgateError
@@ -85,6 +85,7 @@ app.command("run")(run)
 app.command("query")(query)
 app.command("validate")(validate)
 app.command("schema")(schema)
+app.command("build")(build)
 app.add_typer(runs_app, name="runs")
 
 

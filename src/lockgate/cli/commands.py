@@ -88,6 +88,19 @@ def _notebook_target(project: Project, target: str) -> str:
         raise NotFoundError(problem.message, hint=problem.hint) from None
 
 
+def build(
+    env: EnvOption = None,
+    commit: Annotated[str | None, typer.Option(help="Build the project as it is at this Git revision.")] = None,
+    output_format: Annotated[render.ReleaseFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        render.ReleaseFormat.text
+    ),
+) -> None:
+    """Build the content-hashed release of the project for an environment (what a deploy would apply)."""
+    from lockgate.services.release import build_project_release
+
+    render.release(build_project_release(state().project, env, commit=commit), output_format)
+
+
 def query(
     sql: Annotated[str, typer.Argument(help="One query; tables are named schema.table.")],
     env: EnvOption = None,

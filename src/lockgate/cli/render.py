@@ -18,6 +18,7 @@ from lockgate.errors import LockgateError, ProjectError, RunCancelledError, RunF
 
 if TYPE_CHECKING:
     from lockgate.engine.base import QueryResult
+    from lockgate.model.release import Release
     from lockgate.services.project import Project
     from lockgate.services.runner import RunResult
     from lockgate.services.scaffold import ScaffoldResult
@@ -39,6 +40,11 @@ _STATUS_STYLE = {
 class QueryDialect(StrEnum):
     spark = "spark"
     duckdb = "duckdb"
+
+
+class ReleaseFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 class QueryFormat(StrEnum):
@@ -141,6 +147,21 @@ def query_result(result: QueryResult, output_format: QueryFormat) -> None:
         table.add_row(*[escape(_text(value)) for value in row])
     _out.print(table)
     _out.print(plural(len(result.rows), "row"), style="dim")
+
+
+def release(built: Release, output_format: ReleaseFormat) -> None:
+    if output_format == ReleaseFormat.json:
+        sys.stdout.write(json.dumps(built.to_json(), indent=2) + "\n")
+        return
+    commit = f"commit {built.commit[:12]}" if built.commit else "no Git commit"
+    _out.print(
+        f"release [bold]{built.hash[:12]}[/] of {escape(built.project)} for env {built.environment}, "
+        f"{commit}{' + uncommitted changes' if built.dirty else ''}"
+    )
+    _out.print("  " + ", ".join(plural(n, kind) for kind, n in built.counts().items()))
+    started = [r.name for r in built.resources if r.kind == "trigger" and r.state == "started"]
+    if started:
+        _out.print(f"  triggers started here: {escape(', '.join(started))}")
 
 
 def validation_ok(project: Project) -> None:

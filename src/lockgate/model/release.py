@@ -1,0 +1,76 @@
+"""Releases: the immutable, content-hashed build of a project for one environment.
+
+A release lists every resource a deploy manages (environment values, connections, pipelines, notebooks,
+triggers), each with the hash of its definition. Definitions keep their `{{ expressions }}` unrendered, and a
+trigger's started/stopped state is kept apart from its definition, so a value that differs between environments
+never makes an unchanged resource look changed. The release hash covers every resource hash and state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from lockgate.model.hashing import combine_hashes, hash_value
+
+RESOURCE_KINDS: tuple[str, ...] = ("environment", "connection", "pipeline", "notebook", "trigger")
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One deployable thing: its kind, name, definition (JSON-able), and the definition's hash."""
+
+    kind: str
+    name: str
+    definition: dict[str, Any]
+    hash: str
+    state: str | None = None
+    """Runtime state the environment wants (`started`/`stopped` for triggers), outside the definition hash."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+def make_resource(kind: str, name: str, definition: dict[str, Any], *, state: str | None = None) -> Resource:
+    return Resource(kind, name, definition, hash_value(definition), state)
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    project: str
+    environment: str
+    commit: str | None
+    """The Git commit the release was built from; None outside Git."""
+    dirty: bool
+    """Built from a working tree with uncommitted changes."""
+    resources: tuple[Resource, ...] = field(default_factory=tuple)
+    hash: str = ""
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(resource.kind for resource in self.resources)
+        return {kind: counted[kind] for kind in RESOURCE_KINDS if counted[kind]}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "environment": self.environment,
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "hash": self.hash,
+            "resources": [
+                {"kind": r.kind, "name": r.name, "hash": r.hash, "state": r.state, "definition": r.definition}
+                for r in self.resources
+            ],
+        }
+
+
+def build_release(
+    project: str, environment: str, resources: list[Resource], *, commit: str | None, dirty: bool
+) -> Release:
+    """A release of ``resources``, sorted by kind then name, with its hash."""
+    order = {kind: index for index, kind in enumerate(RESOURCE_KINDS)}
+    ordered = tuple(sorted(resources, key=lambda r: (order.get(r.kind, len(order)), r.name)))
+    release_hash = combine_hashes(f"{r.key}:{r.hash}:{r.state or ''}" for r in ordered)
+    return Release(project, environment, commit, dirty, ordered, release_hash)
