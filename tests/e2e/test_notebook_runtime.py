@@ -195,7 +195,7 @@ def test_sql_cell_widgets_with_create_widget(run) -> None:
     [
         ("from pyspark.ml.feature import VectorAssembler", "Spark MLlib needs the Spark engine"),
         ("spark.sparkContext.parallelize([1, 2])", "needs the Spark engine"),
-        ("from pyspark.sql.functions import udf\nspark.udf.register('f', lambda x: x)", "need the Spark engine"),
+        ("from pyspark.sql.functions import udf\nspark.udf.register('f', lambda x: x)", "needs the Spark engine"),
     ],
 )
 def test_spark_only_features_say_they_need_spark(run, code: str, expected: str) -> None:
@@ -324,3 +324,23 @@ def test_sums_of_longs_are_longs_as_in_spark(run) -> None:
     snapshot = open_snapshot(root / ".lockgate/lake/dev/t/s", name="t.s")
     assert [(c.name, c.delta_type) for c in snapshot.columns] == [("total", "long")]
     assert rows(root, "t.s") == [{"total": 10}]
+
+
+CSV_AND_DATAFRAME_EXTRAS = notebook(
+    "from pyspark.sql import functions as F\n"
+    'dbutils.fs.put("data/s.csv", "id,region,amount\\n1,north,10.5\\n2,south,20\\n2,south,20\\n", overwrite=True)\n'
+    'raw = spark.read.option("header", True).csv("data/s.csv")\n'
+    'typed = spark.read.csv("data/s.csv", header=True, inferSchema=True)\n'
+    "assert raw.dtypes == [('id', 'string'), ('region', 'string'), ('amount', 'string')], raw.dtypes\n"
+    "assert dict(typed.dtypes)['id'] in ('int', 'bigint')\n"
+    'padded = raw.select(F.lpad("id", 3, "0").alias("p")).take(1)[0]["p"]\n'
+    'doubled = typed.selectExpr("id", "amount * 2 AS a").filter("a > 30").count()\n'
+    'left = typed.subtract(typed.filter("id = 1")).count()\n'
+    'dbutils.notebook.exit(f"{padded},{doubled},{left}")'
+)
+
+
+def test_csv_columns_are_strings_unless_inferred_and_dataframe_extras(run) -> None:
+    _, result = run({"nb/main.py": CSV_AND_DATAFRAME_EXTRAS})
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    assert output(result) == "001,2,1"

@@ -80,6 +80,8 @@ class DuckDBSession(EngineSession):
         )
         # Spark SQL TIMESTAMP becomes TIMESTAMPTZ; UTC makes it mean what Databricks means by default.
         self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
+        # Spark's TIMESTAMP_NTZ is DuckDB's TIMESTAMP; the PySpark API layer writes the Spark name into DuckDB SQL.
+        self._connection.execute("CREATE TYPE timestamp_ntz AS TIMESTAMP")
         self._local = threading.local()
         self._cursors: list[Any] = []
         self._lock = threading.RLock()

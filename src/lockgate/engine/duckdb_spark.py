@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlframe.base.exceptions import UnsupportedOperationError
-from sqlframe.duckdb import DuckDBDataFrameReader, DuckDBDataFrameWriter, DuckDBSession
+from sqlframe.duckdb import DuckDBDataFrame, DuckDBDataFrameReader, DuckDBDataFrameWriter, DuckDBSession
 from sqlframe.duckdb import functions as duckdb_functions
 from sqlframe.duckdb import types as duckdb_types
 from sqlframe.duckdb import window as duckdb_window
@@ -56,6 +56,9 @@ class LakeReader(DuckDBDataFrameReader):
                 )
             view = self.session.lake.register_path_view(str(path), options=self.state_options | options)
             return super().table(view)
+        if fmt == "csv" and schema is None and not _truthy({**self.state_options, **options}.get("inferSchema")):
+            # Spark reads every CSV column as a string unless asked to infer types; DuckDB would infer them.
+            options = {**options, "all_varchar": True}
         return super().load(self.session.lake.resolve_paths(path), format=format, schema=schema, **options)
 
 
@@ -136,6 +139,49 @@ class LakeWriter(DuckDBDataFrameWriter):
         return session
 
 
+class LakeDataFrame(DuckDBDataFrame):
+    """sqlframe's DataFrame plus PySpark methods it lacks that its own API can express."""
+
+    def selectExpr(self, *exprs: str | list[str]) -> LakeDataFrame:
+        flat = [e for item in exprs for e in ([item] if isinstance(item, str) else item)]
+        return self.select(*[duckdb_functions.expr(e) for e in flat])
+
+    def subtract(self, other: Any) -> LakeDataFrame:
+        """Rows of this DataFrame not in ``other``, without duplicates (SQL `EXCEPT DISTINCT`)."""
+        return self.distinct().exceptAll(other)
+
+    def take(self, num: int) -> list[Any]:
+        return self.limit(num).collect()
+
+    def tail(self, num: int) -> list[Any]:
+        return self.collect()[-num:] if num > 0 else []
+
+    @property
+    def dtypes(self) -> list[tuple[str, str]]:
+        return [(f.name, f.dataType.simpleString()) for f in self.schema.fields]
+
+    def unpersist(self, blocking: bool = False) -> LakeDataFrame:
+        return self
+
+    def createTempView(self, name: str) -> None:
+        if name in self.session.temp_views:
+            raise AnalysisError(f"temporary view {name!r} already exists", hint="use createOrReplaceTempView")
+        self.createOrReplaceTempView(name)
+
+    def createOrReplaceGlobalTempView(self, name: str) -> None:
+        self.createOrReplaceTempView(name)
+
+    @property
+    def rdd(self) -> Any:
+        return _needs_spark("RDDs")()
+
+    def foreach(self, *_args: Any) -> None:
+        _needs_spark("df.foreach (Python run per row)")()
+
+    def mapInPandas(self, *_args: Any, **_kwargs: Any) -> Any:
+        return _needs_spark("mapInPandas (Python run per batch)")()
+
+
 class LakeRuntimeConfig:
     """`spark.conf`: the session time zone is DuckDB's; every other key is kept, as Spark keeps it.
 
@@ -179,6 +225,7 @@ class LakeSparkSession(DuckDBSession):
 
     _reader = LakeReader
     _writer = LakeWriter
+    _df = LakeDataFrame
 
     lake: LakeSession
 
@@ -236,6 +283,10 @@ class LakeSparkSession(DuckDBSession):
         return _needs_spark("Python UDFs")()
 
 
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"true", "1", "yes"}
+
+
 def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
     if not value:
         return ()
@@ -280,7 +331,7 @@ def _spark_session_class(session: Callable[[], LakeSparkSession]) -> type:
 def _needs_spark(feature: str) -> Any:
     def refuse(*_args: Any, **_kwargs: Any) -> Any:
         raise EngineError(
-            f"{feature} need the Spark engine",
+            f"{feature}: needs the Spark engine",
             hint="use built-in functions from pyspark.sql.functions, or run with --engine spark "
             "(pip install 'lockgate[spark]')",
         )
