@@ -10,7 +10,8 @@ import pytest
 from deltalake import DeltaTable
 
 from lockgate.services.project import load_project
-from lockgate.services.runner import RunResult, run_notebook
+from lockgate.services.run_events import RunResult
+from lockgate.services.runner import run_notebook
 from lockgate.state import RunStatus, StateStore
 
 HEADER = "# Databricks notebook source\n"

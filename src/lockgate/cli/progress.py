@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from lockgate.cli.render import plural
-from lockgate.services.runner import ActivityFinished, ActivityStarted, EngineReady, RunEvent, RunStarted
+from lockgate.services.run_events import ActivityFinished, ActivityStarted, EngineReady, RunEvent, RunStarted
 
 _SYMBOL = {"succeeded": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]", "cancelled": "[magenta]![/]"}
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lockgate.engine.base import QueryResult
     from lockgate.model.release import Release
     from lockgate.services.project import Project
-    from lockgate.services.runner import RunResult
+    from lockgate.services.run_events import RunResult
     from lockgate.services.scaffold import ScaffoldResult
     from lockgate.state import ActivityRunRecord, RunRecord
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lockgate.engine import get_engine
@@ -30,6 +30,15 @@ from lockgate.model.suggest import did_you_mean, format_choices
 from lockgate.model.value import ValueSpec, coerce_value
 from lockgate.services.activities import ACTIVITY_RUNNERS, ActivityContext
 from lockgate.services.project import PipelineSource, Project
+from lockgate.services.run_events import (
+    ActivityFinished,
+    ActivityOutcome,
+    ActivityStarted,
+    EngineReady,
+    EventSink,
+    RunResult,
+    RunStarted,
+)
 from lockgate.services.settings import Settings
 from lockgate.state import ActivityStatus, RunStatus, StateStore
 
@@ -45,61 +54,6 @@ _SATISFIES: dict[Condition, frozenset[ActivityStatus]] = {
 
 class ActivityCancelled(BaseException):
     """Raised inside a running activity's thread when the run is cancelled."""
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityOutcome:
-    name: str
-    activity_type: str
-    status: ActivityStatus
-    seconds: float = 0.0
-    output: Any = None
-    error: LockgateError | None = None
-    rows_written: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    run_id: str
-    target: str
-    environment: str
-    engine: str
-    status: RunStatus
-    activities: tuple[ActivityOutcome, ...]
-    seconds: float
-
-    @property
-    def failures(self) -> list[ActivityOutcome]:
-        return [a for a in self.activities if a.status == ActivityStatus.failed]
-
-
-@dataclass(frozen=True, slots=True)
-class RunStarted:
-    run_id: str
-    target: str
-    environment: str
-    engine: str
-    activities: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EngineReady:
-    engine: str
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityStarted:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ActivityFinished:
-    outcome: ActivityOutcome
-
-
-RunEvent = RunStarted | EngineReady | ActivityStarted | ActivityFinished
-EventSink = Callable[[RunEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
