@@ -1,12 +1,19 @@
-"""Shared fixtures: run the CLI through its real error boundary, and make projects to run it on."""
+"""Shared fixtures: the CLI through its real error boundary, projects to run it on, a throwaway PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -106,6 +113,8 @@ environments:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("postgres"):
+            item.add_marker("postgres")  # so `-m "not postgres"` never starts a server
         if not any(item.get_closest_marker(name) for name in _MARKERS_THAT_ARE_SLOW):
             item.add_marker("fast")
 
@@ -116,3 +125,174 @@ def _isolated_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     monkeypatch.setenv("LOCKGATE_SECRETS_FILE", str(tmp_path / "no-secrets.yaml"))
     monkeypatch.delenv("LOCKGATE_STATE_URL", raising=False)
     yield
+
+
+# -- PostgreSQL: one throwaway server per test session, one fresh database per test ---------------------------
+
+_PG_START_TIMEOUT = 30  # seconds, for initdb and for the server to accept connections
+_PG_ADMIN_DB = "postgres"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _postgres_unavailable(reason: str) -> NoReturn:
+    """Skip the PostgreSQL tests locally; in CI (``CI=true``) fail them, so they can never be skipped silently."""
+    if _in_ci():
+        pytest.fail(f"CI=true, so the PostgreSQL tests must run, but they cannot: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL tests skipped: {reason}")
+
+
+def _postgres_bin_dir() -> Path | None:
+    """The newest Debian-style ``/usr/lib/postgresql/<major>/bin``, else the directory of ``initdb`` on PATH."""
+    majors = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    numbered = [path for path in majors if path.parent.name.isdigit()]
+    if numbered:
+        return max(numbered, key=lambda path: int(path.parent.name))
+    on_path = shutil.which("initdb")
+    return Path(on_path).parent if on_path else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class _PgCluster:
+    bin_dir: Path
+    root: Path
+    as_user: list[str]
+    """Prefix that runs a command as the unprivileged owner of the data directory (empty unless we are root)."""
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    def run(self, tool: str, *args: str, timeout: float = _PG_START_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.as_user, str(self.bin_dir / tool), *args],
+            cwd=self.root,  # the unprivileged user may not be able to enter our working directory
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def server_log(self) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+        except OSError:
+            return "(no server log)"
+
+
+def _make_pg_cluster(bin_dir: Path) -> _PgCluster:
+    as_root = os.geteuid() == 0
+    # As root, in /tmp: the `postgres` user must be able to reach the directory (a root TMPDIR may be private).
+    root = Path(tempfile.mkdtemp(prefix="lockgate-pg-", dir="/tmp" if as_root else None))
+    as_user: list[str] = []
+    if as_root:  # PostgreSQL refuses to run as root: hand the directory to the `postgres` user
+        runuser = shutil.which("runuser")
+        try:
+            shutil.chown(root, user="postgres", group=None)
+        except LookupError:
+            shutil.rmtree(root, ignore_errors=True)
+            _postgres_unavailable("running as root and there is no `postgres` user to run the server as")
+        if runuser is None:
+            shutil.rmtree(root, ignore_errors=True)
+            _postgres_unavailable("running as root and `runuser` is missing")
+        as_user = [str(runuser), "-u", "postgres", "--"]
+    return _PgCluster(bin_dir, root, as_user)
+
+
+def _start_pg(cluster: _PgCluster) -> int:
+    """Start the server on a free port on 127.0.0.1 only; return the port once it accepts connections."""
+    for _attempt in range(3):  # another process may take the free port before the server binds it
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={cluster.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # throwaway data: no durability
+        )
+        started = cluster.run(
+            "pg_ctl", "start", "-D", str(cluster.data), "-l", str(cluster.log), "-w", "-t", str(_PG_START_TIMEOUT),
+            "-o", options,
+        )  # fmt: skip
+        if started.returncode == 0 and _wait_until_ready(port):
+            return port
+        cluster.run("pg_ctl", "stop", "-D", str(cluster.data), "-m", "immediate", "-w")
+        if "could not bind" not in cluster.server_log():
+            break
+    pytest.fail(f"the test PostgreSQL server did not start:\n{started.stderr}\n{cluster.server_log()}", pytrace=False)
+
+
+def _wait_until_ready(port: int) -> bool:
+    import psycopg
+
+    deadline = time.monotonic() + _PG_START_TIMEOUT
+    while True:
+        try:
+            psycopg.connect(
+                host="127.0.0.1", port=port, user="postgres", dbname=_PG_ADMIN_DB, connect_timeout=5
+            ).close()
+            return True
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for this test session, from the installed binaries, on 127.0.0.1 and a free port.
+
+    Yields its base SQLAlchemy URL, ``postgresql+psycopg://postgres@127.0.0.1:PORT/`` (trust authentication).
+    Skipped when PostgreSQL or psycopg is missing, except under ``CI=true``, where that fails instead.
+    """
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        _postgres_unavailable("no initdb in /usr/lib/postgresql/*/bin or on PATH (apt-get install postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _postgres_unavailable("psycopg is not installed (pip install -e '.[dev,postgres]')")
+    cluster = _make_pg_cluster(bin_dir)
+    try:
+        initdb = cluster.run(
+            "initdb", "-D", str(cluster.data), "--auth=trust", "-U", "postgres", "--encoding=UTF8", "--locale=C",
+            "--no-sync",
+        )  # fmt: skip
+        if initdb.returncode != 0:
+            pytest.fail(f"initdb failed:\n{initdb.stdout}\n{initdb.stderr}", pytrace=False)
+        port = _start_pg(cluster)
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/"
+        finally:
+            if cluster.run("pg_ctl", "stop", "-D", str(cluster.data), "-m", "fast", "-w").returncode != 0:
+                cluster.run("pg_ctl", "stop", "-D", str(cluster.data), "-m", "immediate", "-w")
+    finally:
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """The SQLAlchemy URL of a fresh, empty database on the session's PostgreSQL server; dropped afterwards."""
+    import psycopg
+    import sqlalchemy as sa
+
+    server = sa.make_url(postgres_server)
+    name = f"t_{uuid.uuid4().hex}"
+    with psycopg.connect(
+        host=server.host, port=server.port, user=server.username, dbname=_PG_ADMIN_DB, autocommit=True
+    ) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # FORCE: connections a test left open

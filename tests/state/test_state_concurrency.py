@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,12 +50,12 @@ def test_eight_threads_write_activity_runs_at_once(store: StateStore, state_url:
     assert [activity.started_at for activity in activities] == sorted(a.started_at for a in activities)
 
 
-def test_a_write_lock_held_too_long_is_a_conflict(state_path: Path, state_url: str) -> None:
-    with StateStore.open(state_url, busy_timeout=0.05) as store:
+def test_a_write_lock_held_too_long_is_a_conflict(sqlite_path: Path, sqlite_url: str) -> None:
+    with StateStore.open(sqlite_url, busy_timeout=0.05) as store:
         run = store.create_run(
             pipeline="daily", target_kind="pipeline", environment="dev", engine="duckdb", parameters={}
         )
-        blocker = sqlite3.connect(state_path, isolation_level=None)
+        blocker = sqlite3.connect(sqlite_path, isolation_level=None)
         try:
             blocker.execute("BEGIN IMMEDIATE")
             with pytest.raises(ConflictError, match="locked by another lockgate process") as caught:
@@ -64,4 +65,19 @@ def test_a_write_lock_held_too_long_is_a_conflict(state_path: Path, state_url: s
         finally:
             blocker.rollback()
             blocker.close()
+        assert store.finish_run(run.id, status=RunStatus.succeeded).status is RunStatus.succeeded
+
+
+@pytest.mark.postgres
+def test_a_postgres_row_lock_held_too_long_is_a_conflict(postgres_url: str, pg_connection: Any) -> None:
+    with StateStore.open(postgres_url, busy_timeout=0.05) as store:
+        run = store.create_run(
+            pipeline="daily", target_kind="pipeline", environment="dev", engine="duckdb", parameters={}
+        )
+        with pg_connection.transaction():
+            pg_connection.execute("SELECT id FROM runs FOR UPDATE")
+            with pytest.raises(ConflictError, match="locked by another lockgate process") as caught:
+                store.finish_run(run.id, status=RunStatus.succeeded)
+            assert caught.value.hint is not None and "try again" in caught.value.hint
+            assert store.get_run(run.id).status is RunStatus.running  # reads are not blocked
         assert store.finish_run(run.id, status=RunStatus.succeeded).status is RunStatus.succeeded

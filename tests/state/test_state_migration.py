@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from lockgate.errors import StateError
+from lockgate.errors import ConflictError, StateError
 from lockgate.state import StateStore
-from lockgate.state.migration import head_revisions
+from lockgate.state.database import PG_SCHEMA_LOCK_KEY
+from lockgate.state.migration import NEWER_HINT, head_revisions
 from lockgate.state.schema import metadata
 
 
@@ -29,32 +33,32 @@ def _journal_mode(path: Path) -> str:
         conn.close()
 
 
-def test_open_creates_the_directory_and_a_database_at_head(state_path: Path, state_url: str) -> None:
-    assert not state_path.parent.exists()
+def test_open_creates_the_directory_and_a_database_at_head(sqlite_path: Path, sqlite_url: str) -> None:
+    assert not sqlite_path.parent.exists()
 
-    StateStore.open(state_url).close()
+    StateStore.open(sqlite_url).close()
 
-    assert state_path.is_file()
-    assert _revisions(state_path) == sorted(head_revisions())
-    assert _journal_mode(state_path) == "wal"
+    assert sqlite_path.is_file()
+    assert _revisions(sqlite_path) == sorted(head_revisions())
+    assert _journal_mode(sqlite_path) == "wal"
 
 
-def test_migrating_an_empty_database_twice_is_idempotent(state_path: Path, state_url: str) -> None:
-    state_path.parent.mkdir(parents=True)
-    state_path.touch()  # a zero-byte file is an empty SQLite database
+def test_migrating_an_empty_database_twice_is_idempotent(sqlite_path: Path, sqlite_url: str) -> None:
+    sqlite_path.parent.mkdir(parents=True)
+    sqlite_path.touch()  # a zero-byte file is an empty SQLite database
 
-    with StateStore.open(state_url) as store:
+    with StateStore.open(sqlite_url) as store:
         run = store.create_run(
             pipeline="daily", target_kind="pipeline", environment="dev", engine="duckdb", parameters={}
         )
-    with StateStore.open(state_url) as store:
+    with StateStore.open(sqlite_url) as store:
         assert store.list_runs() == [run]
-    StateStore.open(state_url).close()
+    StateStore.open(sqlite_url).close()
 
-    assert _revisions(state_path) == sorted(head_revisions())
+    assert _revisions(sqlite_path) == sorted(head_revisions())
 
 
-def test_the_migrations_build_exactly_the_schema_module(state_path: Path, state_url: str) -> None:
+def test_the_migrations_build_exactly_the_schema_module(state_url: str) -> None:
     StateStore.open(state_url).close()
 
     engine = sa.create_engine(state_url)
@@ -66,39 +70,39 @@ def test_the_migrations_build_exactly_the_schema_module(state_path: Path, state_
     assert differences == []
 
 
-def test_a_database_from_a_newer_lockgate_is_refused_and_left_alone(state_path: Path, state_url: str) -> None:
+def test_a_database_from_a_newer_lockgate_is_refused_and_left_alone(sqlite_path: Path, sqlite_url: str) -> None:
     # Built without lockgate, in rollback-journal mode, so switching it to WAL would show in the bytes.
-    state_path.parent.mkdir(parents=True)
-    with sqlite3.connect(state_path) as conn:
+    sqlite_path.parent.mkdir(parents=True)
+    with sqlite3.connect(sqlite_path) as conn:
         conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
         conn.execute("INSERT INTO alembic_version VALUES ('9999_from_the_future')")
         conn.execute("CREATE TABLE runs (id VARCHAR(32) PRIMARY KEY, something_new TEXT)")
     conn.close()
-    before = state_path.read_bytes()
+    before = sqlite_path.read_bytes()
 
     with pytest.raises(StateError, match=r"9999_from_the_future.*newer lockgate") as caught:
-        StateStore.open(state_url)
+        StateStore.open(sqlite_url)
 
     assert caught.value.hint == (
         "upgrade lockgate (pip install -U lockgate) or point LOCKGATE_STATE_URL at another database"
     )
-    assert str(state_path) in caught.value.message
-    assert state_path.read_bytes() == before
-    assert _journal_mode(state_path) == "delete"
+    assert str(sqlite_path) in caught.value.message
+    assert sqlite_path.read_bytes() == before
+    assert _journal_mode(sqlite_path) == "delete"
 
 
-def test_a_lockgate_database_stamped_newer_is_refused(state_path: Path, state_url: str) -> None:
-    StateStore.open(state_url).close()
-    with sqlite3.connect(state_path) as conn:
+def test_a_lockgate_database_stamped_newer_is_refused(sqlite_path: Path, sqlite_url: str) -> None:
+    StateStore.open(sqlite_url).close()
+    with sqlite3.connect(sqlite_path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'ffff'")
     conn.close()
-    before = state_path.read_bytes()
+    before = sqlite_path.read_bytes()
 
     with pytest.raises(StateError, match="newer lockgate"):
-        StateStore.open(state_url)
+        StateStore.open(sqlite_url)
 
-    assert state_path.read_bytes() == before
-    assert _revisions(state_path) == ["ffff"]
+    assert sqlite_path.read_bytes() == before
+    assert _revisions(sqlite_path) == ["ffff"]
 
 
 @pytest.mark.parametrize(
@@ -107,18 +111,18 @@ def test_a_lockgate_database_stamped_newer_is_refused(state_path: Path, state_ur
     ids=["text", "binary", "bad-header"],
 )
 def test_a_file_that_is_not_a_database_is_refused_and_left_alone(
-    state_path: Path, state_url: str, garbage: bytes
+    sqlite_path: Path, sqlite_url: str, garbage: bytes
 ) -> None:
-    state_path.parent.mkdir(parents=True)
-    state_path.write_bytes(garbage)
+    sqlite_path.parent.mkdir(parents=True)
+    sqlite_path.write_bytes(garbage)
 
     with pytest.raises(StateError, match="not a lockgate state database or is corrupt") as caught:
-        StateStore.open(state_url)
+        StateStore.open(sqlite_url)
 
-    assert str(state_path) in caught.value.message
-    assert caught.value.hint is not None and f"move {state_path} aside" in caught.value.hint
-    assert state_path.read_bytes() == garbage
-    assert sorted(path.name for path in state_path.parent.iterdir()) == ["state.db"]
+    assert str(sqlite_path) in caught.value.message
+    assert caught.value.hint is not None and f"move {sqlite_path} aside" in caught.value.hint
+    assert sqlite_path.read_bytes() == garbage
+    assert sorted(path.name for path in sqlite_path.parent.iterdir()) == ["state.db"]
 
 
 @pytest.mark.parametrize("url", ["not a url", "nosuchdialect://x/y"])
@@ -135,20 +139,93 @@ def test_an_unopenable_path_is_a_state_error(tmp_path: Path) -> None:
         StateStore.open(f"sqlite:///{tmp_path / 'a-file' / 'state.db'}")
 
 
-def test_another_applications_database_is_refused_and_left_alone(state_path: Path, state_url: str) -> None:
-    state_path.parent.mkdir(parents=True)
-    with sqlite3.connect(state_path) as conn:
+def test_another_applications_database_is_refused_and_left_alone(sqlite_path: Path, sqlite_url: str) -> None:
+    sqlite_path.parent.mkdir(parents=True)
+    with sqlite3.connect(sqlite_path) as conn:
         conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
     conn.close()
-    before = state_path.read_bytes()
+    before = sqlite_path.read_bytes()
 
     with pytest.raises(StateError, match=r"not a lockgate state database: it has tables \(customers\)"):
-        StateStore.open(state_url)
+        StateStore.open(sqlite_url)
 
-    assert state_path.read_bytes() == before
+    assert sqlite_path.read_bytes() == before
 
 
 def test_head_revision_constant_matches_the_migration_tree() -> None:
     from lockgate.state.migration import HEAD_REVISION, head_revisions
 
     assert head_revisions() == {HEAD_REVISION}
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------------
+
+
+def _pg_schema(conn: Any) -> list[tuple[Any, ...]]:
+    """Every table and column of the public schema, and the stamped revisions: what must not change."""
+    columns = conn.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' ORDER BY 1, 2"
+    ).fetchall()
+    return [*columns, *conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()]
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_from_a_newer_lockgate_is_refused_and_left_unchanged(
+    postgres_url: str, pg_connection: Any
+) -> None:
+    with StateStore.open(postgres_url) as store:
+        store.create_run(pipeline="daily", target_kind="pipeline", environment="dev", engine="duckdb", parameters={})
+    pg_connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    pg_connection.execute("ALTER TABLE runs ADD COLUMN something_new TEXT")
+    before = _pg_schema(pg_connection)
+
+    with pytest.raises(StateError, match=r"9999_from_the_future.*newer lockgate") as caught:
+        StateStore.open(postgres_url)
+
+    assert caught.value.hint == NEWER_HINT
+    assert sa.make_url(postgres_url).database in caught.value.message
+    assert _pg_schema(pg_connection) == before
+    assert pg_connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("9999_from_the_future",)]
+    assert pg_connection.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+@pytest.mark.postgres
+def test_another_applications_postgres_database_is_refused_and_left_alone(
+    postgres_url: str, pg_connection: Any
+) -> None:
+    pg_connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+
+    with pytest.raises(StateError, match=r"not a lockgate state database: it has tables \(customers\)"):
+        StateStore.open(postgres_url)
+
+    tables = pg_connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    assert tables == [("customers",)]
+
+
+@pytest.mark.postgres
+def test_a_postgres_schema_change_waits_for_another_sessions_schema_lock(postgres_url: str, pg_connection: Any) -> None:
+    with pg_connection.transaction():
+        pg_connection.execute("SELECT pg_advisory_xact_lock(%s)", [PG_SCHEMA_LOCK_KEY])
+        with pytest.raises(ConflictError, match="locked by another lockgate process"):
+            StateStore.open(postgres_url, busy_timeout=0.1)
+        tables = pg_connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+        assert tables == []
+
+    StateStore.open(postgres_url).close()
+
+
+_OPEN_AND_CLOSE = "import sys; from lockgate.state import StateStore; StateStore.open(sys.argv[1]).close()"
+
+
+@pytest.mark.postgres
+def test_processes_opening_a_new_postgres_database_at_once_all_succeed(postgres_url: str) -> None:
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _OPEN_AND_CLOSE, postgres_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    failures = [stderr for process in processes if (stderr := process.communicate(timeout=60)[1]) or process.returncode]
+
+    assert failures == []
+    with StateStore.open(postgres_url) as store:
+        assert store.list_runs() == []

@@ -1,4 +1,4 @@
-"""Runs and activity runs through the public :class:`StateStore` API, on a real SQLite file."""
+"""Runs and activity runs through the public :class:`StateStore` API, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -98,6 +98,24 @@ def test_values_json_cannot_hold_are_stored_as_text(store: StateStore) -> None:
         "circular": ["<circular reference>"],
     }
     assert finished.output == ["2", "03:04:00"]
+    assert store.get_run(run.id) == finished
+
+
+def test_nul_characters_in_errors_and_logs_do_not_fail_the_write(store: StateStore, state_url: str) -> None:
+    # Captured output can hold NUL; PostgreSQL's text cannot (it gets U+FFFD), SQLite's and JSON can.
+    stored = "\ufffd" if state_url.startswith("postgresql") else "\x00"
+    run = _create(store, parameters={"key\x00": "value\x00"})
+    activity = store.start_activity(run.id, activity="a", activity_type="sql", parameters={})
+
+    done = store.finish_activity(
+        activity.id, status=ActivityStatus.failed, error="bad\x00byte", log="out\x00put", output={"o": "\x00"}
+    )
+    finished = store.finish_run(run.id, status=RunStatus.failed, error="run\x00error")
+
+    assert (done.error, done.log, done.output) == (f"bad{stored}byte", f"out{stored}put", {"o": "\x00"})
+    assert finished.error == f"run{stored}error"
+    assert finished.parameters == {"key\x00": "value\x00"}
+    assert store.list_activity_runs(run.id) == [done]
     assert store.get_run(run.id) == finished
 
 

@@ -50,7 +50,8 @@ class StateStore:
 
         Args:
             url: A SQLAlchemy URL, e.g. ``sqlite:////home/me/project/.lockgate/state.db``.
-            busy_timeout: Seconds to wait for another process's write lock before raising ``ConflictError``.
+            busy_timeout: Seconds to wait for another process's lock before raising ``ConflictError`` (SQLite's
+                busy timeout; PostgreSQL's ``lock_timeout``).
 
         Raises:
             StateError: The URL is unusable, the database was written by a newer lockgate, or it is not a

@@ -9,6 +9,10 @@ allows):
   plain ``BEGIN`` for reads. WAL journal mode is set by :func:`lockgate.state.migration.upgrade_schema`, only
   once the file is known to be ours, as it rewrites the file header.
 - In-memory SQLite (``sqlite://``) is one shared connection, so every transaction is serialised in process.
+- PostgreSQL connections get ``lock_timeout`` = the busy timeout, so a writer blocked by another session's lock
+  gives up with a conflict as on SQLite, instead of waiting forever. Schema changes take a transaction-scoped
+  advisory lock (``schema_lock=True``): two processes opening a new database at once queue there, as SQLite's
+  ``BEGIN IMMEDIATE`` makes them, instead of both creating the tables and one failing.
 
 Every SQLAlchemy and driver error leaving a transaction becomes a :class:`~lockgate.errors.LockgateError`:
 lock contention is a :class:`~lockgate.errors.ConflictError`, anything else a
@@ -37,6 +41,7 @@ _WRITE_OPTION = "lockgate_write"
 # serialization_failure and deadlock_detected by SQLSTATE.
 _SQLITE_LOCKED = ("database is locked", "database table is locked", "database schema is locked")
 _PG_CONFLICT_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
+PG_SCHEMA_LOCK_KEY = 0x6C6F636B67617465  # "lockgate"; advisory locks are per database, so one key is enough
 
 
 @dataclass(slots=True)
@@ -57,12 +62,18 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
     @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Connection]:
+    def transaction(self, *, write: bool, schema_lock: bool = False) -> Iterator[Connection]:
         """One transaction, committed when the block ends without an exception, with errors translated.
 
         Args:
             write: Whether the transaction may write; SQLite then takes its write lock up front.
+            schema_lock: Whether the transaction may change the schema: it first waits for any other session's
+                schema change to commit (on SQLite, ``write`` already does this).
 
         Raises:
             ConflictError: The database is locked by another process (after the busy timeout).
@@ -75,6 +86,8 @@ class Database:
             if write:
                 conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
+                if schema_lock and self.is_postgresql:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_SCHEMA_LOCK_KEY})
                 yield conn
 
     def dispose(self) -> None:
@@ -86,7 +99,8 @@ def open_database(url: str, *, busy_timeout: float) -> Database:
 
     Args:
         url: A SQLAlchemy URL.
-        busy_timeout: Seconds a SQLite connection waits for another writer before giving up.
+        busy_timeout: Seconds a connection waits for another session's lock before giving up (SQLite's
+            busy timeout, PostgreSQL's ``lock_timeout``).
 
     Raises:
         StateError: The URL is malformed, names an unknown dialect, or its driver is not installed.
@@ -107,6 +121,8 @@ def open_database(url: str, *, busy_timeout: float) -> Database:
             f"the driver for the state database {location!r} is not installed: {exc}",
             hint="pip install 'lockgate[postgres]' for PostgreSQL",
         ) from exc
+    if engine.dialect.name == "postgresql":
+        _configure_postgresql(engine, busy_timeout=busy_timeout)
     return Database(engine, location, None, None, serialize_all=False)
 
 
@@ -152,6 +168,20 @@ def _configure_sqlite(engine: Engine, *, busy_timeout: float) -> None:
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _configure_postgresql(engine: Engine, *, busy_timeout: float) -> None:
+    # lock_timeout 0 would mean "wait forever"; SQLite's busy timeout 0 means "do not wait": keep the latter.
+    lock_timeout_ms = max(1, int(busy_timeout * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET lock_timeout = {lock_timeout_ms}")
+        finally:
+            cursor.close()
+        dbapi_connection.commit()  # a SET in a transaction that is rolled back is undone
 
 
 def is_conflict(exc: BaseException) -> bool:

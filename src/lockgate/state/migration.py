@@ -4,7 +4,8 @@ Rules: never touch a database we cannot vouch for: only an empty one or one stam
 check runs first, in a read-only transaction; a database stamped with a revision this lockgate does not know
 (written by a newer lockgate) or a file that is not a database is refused with a
 :class:`~lockgate.errors.StateError` before anything is written, so the file stays as it was. Only then is
-SQLite switched to WAL mode and the upgrade run, in one write transaction.
+SQLite switched to WAL mode and the upgrade run, in one write transaction that holds the schema lock (several
+processes opening a new database at once upgrade it one after the other: the later ones find it at head).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def upgrade_schema(database: Database) -> None:
         ", ".join(sorted(current)) or "empty",
         ", ".join(sorted(heads)),
     )
-    with _alembic_lock, database.transaction(write=True) as conn:
+    with _alembic_lock, database.transaction(write=True, schema_lock=True) as conn:
         try:
             command.upgrade(alembic_config(conn), "head")
         except CommandError as exc:

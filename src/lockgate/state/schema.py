@@ -1,7 +1,8 @@
 """The tables of the state database, in SQLAlchemy Core.
 
 Rules: dialect-neutral types only (SQLite and PostgreSQL run the same schema); JSON as ``sa.JSON``; timestamps
-as timezone-aware UTC; statuses as plain strings (no database enums, so adding a status needs no migration).
+as timezone-aware UTC; free text (errors, logs) as ``FreeText``; statuses as plain strings (no database enums, so
+adding a status needs no migration).
 Every change here needs a migration in ``migrations/versions``; the tests compare the two.
 """
 
@@ -51,6 +52,22 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class FreeText(sa.TypeDecorator[str]):
+    """``Text`` for text lockgate does not control (errors, captured logs), storable on every backend.
+
+    PostgreSQL's text cannot hold NUL characters (SQLite's can): there they are stored as U+FFFD instead of
+    failing the whole write. JSON columns need nothing of the kind: PostgreSQL's ``json`` keeps ``\\u0000``.
+    """
+
+    impl = sa.Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is not None and dialect.name == "postgresql" and "\x00" in value:
+            return value.replace("\x00", "\ufffd")
+        return value
+
+
 def _json() -> sa.JSON:
     # none_as_null: Python None is stored as SQL NULL, not the JSON literal null.
     return sa.JSON(none_as_null=True)
@@ -69,7 +86,7 @@ runs = sa.Table(
     sa.Column("trigger", sa.String(255), nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("finished_at", UTCDateTime(), nullable=True),
-    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("error", FreeText(), nullable=True),
     sa.Column("output", _json(), nullable=True),
     sa.Column("git_commit", sa.String(64), nullable=True),
     sa.Index(None, "started_at"),
@@ -91,8 +108,8 @@ activity_runs = sa.Table(
     sa.Column("finished_at", UTCDateTime(), nullable=True),
     sa.Column("parameters", _json(), nullable=False),
     sa.Column("output", _json(), nullable=True),
-    sa.Column("error", sa.Text(), nullable=True),
-    sa.Column("log", sa.Text(), nullable=False),
+    sa.Column("error", FreeText(), nullable=True),
+    sa.Column("log", FreeText(), nullable=False),
     sa.Column("metrics", _json(), nullable=False),
     sa.Index(None, "run_id", "started_at"),
 )
