@@ -345,3 +345,9 @@ def test_csv_columns_are_strings_unless_inferred_and_dataframe_extras(run) -> No
     _, result = run({"nb/main.py": CSV_AND_DATAFRAME_EXTRAS})
     assert result.status == RunStatus.succeeded, result.activities[0].error
     assert output(result) == "001,2,1"
+
+
+def test_command_line_widget_values_are_literal(run) -> None:
+    code = notebook('dbutils.widgets.text("x", "")', 'dbutils.notebook.exit(dbutils.widgets.get("x"))')
+    _, result = run({"nb/main.py": code}, x="{{ env.name }}")
+    assert output(result) == "{{ env.name }}"

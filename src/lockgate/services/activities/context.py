@@ -27,7 +27,13 @@ class ActivityContext:
     """The activity's position in the pipeline file's `activities` list."""
 
     def render(self, value: Any, *field: str | int) -> Any:
-        """Render the expressions in a field; an error names the pipeline file, the activity and the field."""
+        """Render the expressions in a field; an error names the pipeline file, the activity and the field.
+
+        Expressions live in definitions: values typed on the command line for a notebook run (no pipeline
+        file) are taken literally.
+        """
+        if self.document is None:
+            return value
         try:
             return render_value(value, self.expressions)
         except ExpressionError as exc:
