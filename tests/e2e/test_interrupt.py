@@ -67,3 +67,34 @@ def test_ctrl_c_cancels_the_run_and_keeps_tables(write_project) -> None:
         assert run.pipeline == "slow" and run.status == RunStatus.cancelled
         statuses = {a.activity: a.status for a in store.list_activity_runs(run.id)}
     assert statuses == {"slow": ActivityStatus.cancelled, "after": ActivityStatus.cancelled}
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_marked_interrupted_by_the_next_command(write_project, run_cli) -> None:
+    root = write_project(
+        {
+            "notebooks/slow.py": SLOW_NOTEBOOK,
+            "pipelines/slow.yaml": "activities:\n  - {name: slow, type: notebook, notebook: notebooks/slow.py}\n",
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lockgate", "run", "slow"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (root / "started.flag").exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    listing = run_cli("runs", cwd=root)
+    assert listing.exit_code == 0, listing.output
+    with StateStore.open(f"sqlite:///{root}/.lockgate/state.db") as store:
+        run = store.list_runs(limit=1)[0]
+        [activity] = store.list_activity_runs(run.id)
+    assert run.status == RunStatus.failed and run.error == "interrupted"
+    assert activity.status == ActivityStatus.failed
+    table = DeltaTable(str(root / ".lockgate/lake/dev/work/numbers"))
+    assert table.to_pyarrow_table().num_rows == 5  # the write that committed before the kill is intact

@@ -229,3 +229,40 @@ def test_processes_opening_a_new_postgres_database_at_once_all_succeed(postgres_
     assert failures == []
     with StateStore.open(postgres_url) as store:
         assert store.list_runs() == []
+
+
+def test_a_database_at_the_first_revision_is_upgraded_without_losing_runs(tmp_path) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+
+    from lockgate.state import StateStore
+    from lockgate.state.migration import HEAD_REVISION, alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.execute(
+            sa.text(
+                "INSERT INTO runs (id, pipeline, target_kind, environment, engine, status, parameters, trigger, "
+                "started_at) VALUES ('20260101-000000-abcdef', 'daily', 'pipeline', 'dev', 'duckdb', 'succeeded', "
+                "'{}', 'manual', '2026-01-01 00:00:00.000000')"
+            )
+        )
+    engine.dispose()
+    with StateStore.open(url) as store:
+        old = store.get_run("20260101")
+        assert old.pipeline == "daily" and old.process is None
+        assert (
+            store.create_run(
+                pipeline="p",
+                target_kind="pipeline",
+                environment="dev",
+                engine="duckdb",
+                parameters={},
+                process="host:1:2",
+            ).process
+            == "host:1:2"
+        )
+    with sa.create_engine(url).connect() as connection:
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION

@@ -40,6 +40,7 @@ from lockgate.services.run_events import (
     RunStarted,
 )
 from lockgate.services.settings import Settings
+from lockgate.services.state import current_process
 from lockgate.state import ActivityStatus, RunStatus, StateStore
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ class _Run:
             environment=self.environment.name,
             engine=engine.name,
             parameters=parameters,
+            process=current_process(),
         )
         self._emit(RunStarted(run.id, target, self.environment.name, engine.name, tuple(j.name for j in jobs)))
         outcomes: dict[str, ActivityOutcome] = {}

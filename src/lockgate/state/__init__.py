@@ -14,7 +14,7 @@ delegates to the per-table functions (``runs.py``), which take a connection. Rul
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -108,6 +108,7 @@ class StateStore:
         parameters: Mapping[str, Any],
         trigger: str = "manual",
         git_commit: str | None = None,
+        process: str | None = None,
     ) -> RunRecord:
         """Record that a run of a pipeline or notebook (``target_kind``) starts now, as ``running``.
 
@@ -125,6 +126,7 @@ class StateStore:
                 trigger=trigger,
                 git_commit=git_commit,
                 started_at=_utcnow(),
+                process=process,
             )
 
     def finish_run(self, run_id: str, *, status: RunStatus, error: str | None = None, output: Any = None) -> RunRecord:
@@ -154,19 +156,25 @@ class StateStore:
         with self._read() as conn:
             return runs.list_runs(conn, limit=limit, pipeline=pipeline, environment=environment)
 
-    def mark_interrupted_runs(self, *, older_than: datetime | timedelta | None = None) -> int:
+    def mark_interrupted_runs(
+        self,
+        *,
+        older_than: datetime | timedelta | None = None,
+        is_dead: Callable[[str | None], bool] | None = None,
+    ) -> int:
         """Fail runs (and their activities) left ``running`` by a dead process, with error ``"interrupted"``.
 
         Call at start-up, when no other lockgate process can be running them.
 
         Args:
             older_than: Only runs started before this UTC instant, or longer ago than this duration.
+            is_dead: Only runs whose recorded process (``RunRecord.process``) this says is gone.
 
         Returns:
             How many runs were marked.
         """
         with self._write() as conn:
-            return runs.mark_interrupted_runs(conn, now=_utcnow(), older_than=older_than)
+            return runs.mark_interrupted_runs(conn, now=_utcnow(), older_than=older_than, is_dead=is_dead)
 
     # -- activity runs ---------------------------------------------------------------------------------------
 

@@ -65,6 +65,8 @@ class RunRecord:
     error: str | None
     output: Any | None
     git_commit: str | None
+    process: str | None = None
+    """The process running it (``host:pid:start``), so a run whose process died can be told from a live one."""
 
 
 @dataclass(frozen=True, slots=True)

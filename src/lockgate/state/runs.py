@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -79,6 +79,7 @@ def create_run(
     trigger: str,
     git_commit: str | None,
     started_at: datetime,
+    process: str | None = None,
 ) -> RunRecord:
     """Insert a ``running`` run with a fresh id and return it."""
     run_id = new_run_id(started_at)
@@ -98,6 +99,7 @@ def create_run(
         error=None,
         output=None,
         git_commit=git_commit,
+        process=process,
     )
     conn.execute(runs.insert().values(_run_values(record)))
     return record
@@ -171,7 +173,13 @@ def list_runs(
     return [_run_from_row(row) for row in conn.execute(query)]
 
 
-def mark_interrupted_runs(conn: Connection, *, now: datetime, older_than: datetime | timedelta | None) -> int:
+def mark_interrupted_runs(
+    conn: Connection,
+    *,
+    now: datetime,
+    older_than: datetime | timedelta | None,
+    is_dead: Callable[[str | None], bool] | None = None,
+) -> int:
     """Fail every run still ``running`` (started before ``older_than``, if given) and its open activities.
 
     Their error becomes ``"interrupted"``. Only call this when no other process can be running them.
@@ -180,15 +188,16 @@ def mark_interrupted_runs(conn: Connection, *, now: datetime, older_than: dateti
         conn: An open connection, in a write transaction.
         now: The finish time to record.
         older_than: Only runs started before this instant, or before ``now`` minus this much.
+        is_dead: Only runs whose recorded process this says is gone (None: every matching run).
 
     Returns:
         How many runs were marked.
     """
-    query = sa.select(runs.c.id).where(runs.c.status == str(RunStatus.running))
+    query = sa.select(runs.c.id, runs.c.process).where(runs.c.status == str(RunStatus.running))
     if older_than is not None:
         cutoff = now - older_than if isinstance(older_than, timedelta) else older_than
         query = query.where(runs.c.started_at < cutoff)
-    run_ids = list(conn.execute(query).scalars())
+    run_ids = [row.id for row in conn.execute(query) if is_dead is None or is_dead(row.process)]
     if not run_ids:
         return 0
     unfinished = [str(status) for status in ActivityStatus if not status.is_finished]
@@ -220,6 +229,7 @@ def _run_values(record: RunRecord) -> dict[str, Any]:
         "error": record.error,
         "output": record.output,
         "git_commit": record.git_commit,
+        "process": record.process,
     }
 
 
@@ -238,6 +248,7 @@ def _run_from_row(row: Row[Any]) -> RunRecord:
         error=row.error,
         output=row.output,
         git_commit=row.git_commit,
+        process=row.process,
     )
 
 

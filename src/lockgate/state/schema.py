@@ -89,6 +89,7 @@ runs = sa.Table(
     sa.Column("error", FreeText(), nullable=True),
     sa.Column("output", _json(), nullable=True),
     sa.Column("git_commit", sa.String(64), nullable=True),
+    sa.Column("process", sa.String(255), nullable=True),
     sa.Index(None, "started_at"),
     sa.Index(None, "pipeline", "started_at"),
     sa.Index(None, "environment", "started_at"),
