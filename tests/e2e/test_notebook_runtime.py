@@ -351,3 +351,19 @@ def test_command_line_widget_values_are_literal(run) -> None:
     code = notebook('dbutils.widgets.text("x", "")', 'dbutils.notebook.exit(dbutils.widgets.get("x"))')
     _, result = run({"nb/main.py": code}, x="{{ env.name }}")
     assert output(result) == "{{ env.name }}"
+
+
+SPARK_ONLY_FUNCTIONS = """\
+CREATE OR REPLACE TABLE t.f AS
+SELECT pmod(-7, 3) AS pmod, bround(2.5) AS b1, bround(3.5) AS b2, format_number(1234567.891, 2) AS fmt,
+       nanvl(CAST('NaN' AS DOUBLE), 1.0) AS nv, btrim('  x ') AS bt, timestamp_seconds(0) = TIMESTAMP '1970-01-01' AS ts
+"""
+
+
+def test_spark_functions_duckdb_lacks_have_spark_meaning(run) -> None:
+    root, result = run({"nb/main.sql": SPARK_ONLY_FUNCTIONS}, target="nb/main.sql")
+    assert result.status == RunStatus.succeeded, result.activities[0].error
+    [row] = rows(root, "t.f")
+    # Values Spark 3.5 returns for the same expressions.
+    assert (row["pmod"], float(row["b1"]), float(row["b2"]), row["fmt"]) == (2, 2.0, 4.0, "1,234,567.89")
+    assert (row["nv"], row["bt"], row["ts"]) == (1.0, "x", True)

@@ -29,6 +29,7 @@ from lockgate.engine.base import (
     TableInfo,
     TableMetrics,
 )
+from lockgate.engine.duckdb_functions import SPARK_FUNCTION_MACROS
 from lockgate.engine.duckdb_statements import StatementRunner
 from lockgate.engine.duckdb_views import delta_typed_projection, quote, snapshot_select
 from lockgate.engine.pyspark_imports import pyspark_aliases
@@ -82,6 +83,8 @@ class DuckDBSession(EngineSession):
         self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
         # Spark's TIMESTAMP_NTZ is DuckDB's TIMESTAMP; the PySpark API layer writes the Spark name into DuckDB SQL.
         self._connection.execute("CREATE TYPE timestamp_ntz AS TIMESTAMP")
+        for macro in SPARK_FUNCTION_MACROS:
+            self._connection.execute(macro)
         self._local = threading.local()
         self._cursors: list[Any] = []
         self._lock = threading.RLock()
