@@ -19,4 +19,6 @@ SPARK_FUNCTION_MACROS: tuple[str, ...] = (
     "CREATE MACRO e() AS exp(1)",
     "CREATE MACRO timestamp_seconds(x) AS to_timestamp(x)",
     "CREATE MACRO timestamp_millis(x) AS epoch_ms(CAST(x AS BIGINT))",
+    # Spark promises unique, increasing ids (not consecutive ones); a row number keeps that promise.
+    "CREATE MACRO monotonically_increasing_id() AS row_number() OVER () - 1",
 )
