@@ -356,7 +356,8 @@ def test_command_line_widget_values_are_literal(run) -> None:
 SPARK_ONLY_FUNCTIONS = """\
 CREATE OR REPLACE TABLE t.f AS
 SELECT pmod(-7, 3) AS pmod, bround(2.5) AS b1, bround(3.5) AS b2, format_number(1234567.891, 2) AS fmt,
-       nanvl(CAST('NaN' AS DOUBLE), 1.0) AS nv, btrim('  x ') AS bt, timestamp_seconds(0) = TIMESTAMP '1970-01-01' AS ts;
+       nanvl(CAST('NaN' AS DOUBLE), 1.0) AS nv, btrim('  x ') AS bt,
+       timestamp_seconds(0) = TIMESTAMP '1970-01-01' AS ts;
 CREATE OR REPLACE TABLE t.ids AS SELECT x, monotonically_increasing_id() AS id FROM VALUES (5), (6), (7) AS v(x)
 """
 
