@@ -371,3 +371,19 @@ def test_spark_functions_duckdb_lacks_have_spark_meaning(run) -> None:
     assert (row["nv"], row["bt"], row["ts"]) == (1.0, "x", True)
     ids = [r["id"] for r in rows(root, "t.ids")]
     assert len(set(ids)) == 3
+
+
+DESCRIBE_AND_SAMPLE = notebook(
+    'df = spark.createDataFrame([(1, "a", 2.5), (2, "b", None), (3, None, 4.0)], ["id", "name", "v"])\n'
+    'stats = {r["summary"]: r.asDict() for r in df.describe().collect()}\n'
+    'assert stats["count"] == {"summary": "count", "id": "3", "name": "2", "v": "2"}, stats\n'
+    'assert stats["mean"]["v"] == "3.25" and stats["mean"]["name"] is None\n'
+    'assert [r["summary"] for r in df.summary("count", "max").collect()] == ["count", "max"]\n'
+    "assert df.sample(1.0).count() == 3 and df.sample(False, 0.0).count() == 0\n"
+    'dbutils.notebook.exit("ok")'
+)
+
+
+def test_describe_summary_and_sample(run) -> None:
+    _, result = run({"nb/main.py": DESCRIBE_AND_SAMPLE})
+    assert output(result) == "ok", result.activities[0].error

@@ -160,6 +160,54 @@ class LakeDataFrame(DuckDBDataFrame):
     def dtypes(self) -> list[tuple[str, str]]:
         return [(f.name, f.dataType.simpleString()) for f in self.schema.fields]
 
+    def describe(self, *cols: str | list[str]) -> Any:
+        """count, mean, stddev, min and max per column, as strings (Spark's `describe`)."""
+        types = dict(self.dtypes)
+        names = [c for item in cols for c in ([item] if isinstance(item, str) else item)] or [
+            name for name, kind in types.items() if kind in _NUMERIC_TYPES or kind == "string"
+        ]
+        stats: dict[str, Callable[[str], Any]] = {
+            "count": duckdb_functions.count,
+            "mean": duckdb_functions.mean,
+            "stddev": duckdb_functions.stddev,
+            "min": duckdb_functions.min,
+            "max": duckdb_functions.max,
+        }
+        numeric_only = {"mean", "stddev"}
+        aggregates = [
+            function(name).alias(f"{stat}__{index}")
+            for index, name in enumerate(names)
+            for stat, function in stats.items()
+            if stat not in numeric_only or types.get(name) in _NUMERIC_TYPES
+        ]
+        values = self.agg(*aggregates).collect()[0].asDict() if aggregates else {}
+        rows = [
+            (stat, *[_describe_text(values.get(f"{stat}__{index}")) for index in range(len(names))]) for stat in stats
+        ]
+        schema = duckdb_types.StructType(
+            [duckdb_types.StructField(name, duckdb_types.StringType()) for name in ("summary", *names)]
+        )
+        return self.session.createDataFrame(rows, schema)
+
+    def summary(self, *statistics: str) -> Any:
+        if statistics and set(statistics) - {"count", "mean", "stddev", "min", "max"}:
+            raise EngineError(
+                "df.summary() supports count, mean, stddev, min and max on the DuckDB engine",
+                hint="percentiles need the Spark engine; use df.describe() or percentile_approx",
+            )
+        described = self.describe()
+        return described.filter(described["summary"].isin(list(statistics))) if statistics else described
+
+    def sample(self, withReplacement: Any = None, fraction: float | None = None, seed: int | None = None) -> Any:
+        """A Bernoulli sample of about ``fraction`` of the rows. The DuckDB engine ignores ``seed``."""
+        if isinstance(withReplacement, float) and fraction is None:
+            withReplacement, fraction = None, withReplacement
+        if withReplacement:
+            raise EngineError("sampling with replacement needs the Spark engine", hint="use sample(fraction)")
+        if fraction is None or not 0.0 <= fraction <= 1.0:
+            raise EngineError(f"sample() needs a fraction between 0 and 1, got {fraction!r}")
+        return self.filter(duckdb_functions.rand() < fraction)
+
     def unpersist(self, blocking: bool = False) -> LakeDataFrame:
         return self
 
@@ -281,6 +329,15 @@ class LakeSparkSession(DuckDBSession):
     @property
     def udf(self) -> Any:
         return _needs_spark("Python UDFs")()
+
+
+_NUMERIC_TYPES = frozenset({"tinyint", "smallint", "int", "bigint", "float", "double"}) | frozenset(
+    f"decimal({p},{s})" for p in range(1, 39) for s in range(0, p + 1)
+)
+
+
+def _describe_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _truthy(value: Any) -> bool:
