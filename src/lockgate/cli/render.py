@@ -151,7 +151,7 @@ def query_result(result: QueryResult, output_format: QueryFormat) -> None:
 
 def release(built: Release, output_format: ReleaseFormat) -> None:
     if output_format == ReleaseFormat.json:
-        sys.stdout.write(json.dumps(built.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(built.to_json(), indent=2, default=_json_default) + "\n")
         return
     commit = f"commit {built.commit[:12]}" if built.commit else "no Git commit"
     _out.print(

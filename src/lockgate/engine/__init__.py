@@ -18,11 +18,7 @@ _ENGINES: dict[str, tuple[str, str]] = {
 }
 _PLANNED = {"spark": "the Spark engine is not available in this version of lockgate yet"}
 
-__all__ = ["Engine", "EngineSession", "LakeTarget", "engine_names", "get_engine"]
-
-
-def engine_names() -> list[str]:
-    return sorted(_ENGINES)
+__all__ = ["Engine", "EngineSession", "LakeTarget", "get_engine"]
 
 
 def get_engine(name: str) -> Engine:

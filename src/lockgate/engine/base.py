@@ -16,14 +16,6 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What an engine can run; the runtime names the missing one in its error."""
-
-    python_udfs: bool
-    rdd: bool
-
-
-@dataclass(frozen=True, slots=True)
 class LakeTarget:
     """Where an environment's tables and files are."""
 
@@ -35,18 +27,6 @@ class LakeTarget:
     project_root: Path
     """Relative file paths in notebooks resolve here."""
     catalog_aliases: tuple[str, ...] = ("spark_catalog", "hive_metastore", "main")
-
-
-@dataclass(frozen=True, slots=True)
-class TableInfo:
-    schema: str
-    name: str
-    path: Path
-    version: int
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +81,6 @@ class LazyDataFrame:
 class EngineSession(ABC):
     """One engine session: a `spark` object bound to one environment's lake."""
 
-    capabilities: Capabilities
-
     @property
     @abstractmethod
     def spark(self) -> Any:
@@ -117,12 +95,12 @@ class EngineSession(ABC):
         """Run one read-only query and return its rows (for `lockgate query`)."""
 
     @abstractmethod
-    def list_tables(self) -> list[TableInfo]:
-        """The environment's tables."""
-
-    @abstractmethod
     def fetch(self, df: Any, *, limit: int) -> QueryResult:
         """Run a DataFrame's query and return up to ``limit`` rows."""
+
+    @abstractmethod
+    def resolve_file_path(self, path: str) -> Path:
+        """A notebook's file path on this machine (`dbfs:/x`, `/dbfs/x` and relative paths are the project's)."""
 
     @abstractmethod
     def render_dataframe(self, df: Any, *, limit: int = 20) -> str:

@@ -143,10 +143,6 @@ def write_table(
     return _snapshot_of(table, path=path, name=name)
 
 
-def table_version(path: Path, *, name: str) -> int:
-    return int(_open(path, name=name, version=None).version())
-
-
 def table_history(path: Path, *, name: str) -> list[HistoryEntry]:
     """The table's commits, newest first."""
     table = _open(path, name=name, version=None)

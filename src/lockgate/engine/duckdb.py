@@ -20,13 +20,11 @@ import duckdb
 
 from lockgate.engine import delta
 from lockgate.engine.base import (
-    Capabilities,
     Engine,
     EngineSession,
     LakeTarget,
     LazyDataFrame,
     QueryResult,
-    TableInfo,
     TableMetrics,
 )
 from lockgate.engine.duckdb_functions import SPARK_FUNCTION_MACROS
@@ -63,8 +61,6 @@ class DuckDBEngine(Engine):
 
 class DuckDBSession(EngineSession):
     """One in-memory DuckDB database whose views are the environment's Delta tables."""
-
-    capabilities = Capabilities(python_udfs=False, rdd=False)
 
     def __init__(self, target: LakeTarget):
 
@@ -229,12 +225,6 @@ class DuckDBSession(EngineSession):
             raise unknown_table_error(table, self.names)
         self.refresh_view(table.schema, table.name, path=path)
 
-    def list_tables(self) -> list[TableInfo]:
-        return [
-            TableInfo(schema, name, path, delta.table_version(path, name=f"{schema}.{name}"))
-            for schema, name, path in delta.discover_tables(self.target.lake_root)
-        ]
-
     # -- reads from the DataFrame API -------------------------------------------------------------------------
 
     def prepare_table_read(self, name: str) -> str:
@@ -265,12 +255,15 @@ class DuckDBSession(EngineSession):
         return [self.resolve_path(p) for p in paths]
 
     def resolve_path(self, path: str | None) -> str | None:
-        return None if path is None else str(self.names.resolve_file_path(path))
+        return None if path is None else str(self.resolve_file_path(path))
+
+    def resolve_file_path(self, path: str) -> Path:
+        return self.names.resolve_file_path(path)
 
     # -- writes from the DataFrame API ------------------------------------------------------------------------
 
     def write_dataframe(
-        self, df: Any, name: str, *, mode: str, partition_by: tuple[str, ...], options: dict[str, Any]
+        self, df: Any, name: str, *, mode: str, partition_by: tuple[str, ...], merge_schema: bool
     ) -> None:
         table = self.names.resolve(self.names.parse(name))
         self.write_select(
@@ -278,7 +271,7 @@ class DuckDBSession(EngineSession):
             dataframe_sql(df),
             mode=_spark_mode(mode),
             partition_by=partition_by,
-            merge_schema=_truthy(options.get("mergeSchema")),
+            merge_schema=merge_schema,
         )
 
     def insert_dataframe(self, df: Any, name: str, *, overwrite: bool) -> None:
@@ -450,10 +443,6 @@ def _spark_mode(mode: str) -> delta.WriteMode:
         return _SPARK_MODES[mode.lower()]  # type: ignore[return-value]
     except KeyError:
         raise EngineError(f"unknown save mode {mode!r}", hint="use one of: overwrite, append, ignore, error") from None
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"true", "1", "yes"}
 
 
 def map_duckdb_error(exc: Exception, sql: str) -> LockgateError:

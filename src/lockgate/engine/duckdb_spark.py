@@ -80,7 +80,7 @@ class LakeWriter(DuckDBDataFrameWriter):
             name,
             mode=str(mode or self._mode or "errorifexists"),
             partition_by=_names(partitionBy or self._partition_by()),
-            options=self.state_options | options,
+            merge_schema=_truthy((self.state_options | options).get("mergeSchema")),
         )
         return self
 

@@ -193,7 +193,7 @@ def _shifted(error: SqlError, column_offset: int) -> SqlError:
     return error
 
 
-def _position(sql: str, offset: int) -> tuple[int, int]:
+def text_position(sql: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset."""
     return sql.count("\n", 0, offset) + 1, offset - sql.rfind("\n", 0, offset)
 
@@ -216,7 +216,7 @@ def _token_error(exc: TokenError, sql: str, file: str, line: int) -> SqlError:
     match = re.search(r"Missing (.+) from \d+:(\d+)", cause)
     if match is None:
         return SqlError(f"cannot read SQL: {cause}", hint=_HINT_SYNTAX, location=SourceLocation(file, line))
-    err_line, col = _position(sql, int(match[2]))
+    err_line, col = text_position(sql, int(match[2]))
     return SqlError(
         f"cannot read SQL: unterminated {match[1]}",
         hint=f"close the {match[1]} that starts here",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
-from lockgate.engine.sql import READ_DIALECT
+from lockgate.engine.sql import READ_DIALECT, text_position
 from lockgate.errors import SourceLocation, SqlError
 from lockgate.model.suggest import did_you_mean
 
@@ -55,7 +55,7 @@ def substitute_parameters(sql: str, values: Mapping[str, str], *, file: str | No
             return values[name]
         close = did_you_mean(name, values)
         suggestion = f"did you mean '{close}'? " if close else ""
-        err_line, col = _position(text, offset)
+        err_line, col = text_position(text, offset)
         raise SqlError(
             f"unknown parameter '{name}'",
             hint=f"{suggestion}defined: {', '.join(sorted(values)) or '(none)'}; "
@@ -76,8 +76,3 @@ def substitute_parameters(sql: str, values: Mapping[str, str], *, file: str | No
             done = literal.end()
     out.append(text[done:])
     return "".join(out)
-
-
-def _position(sql: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset."""
-    return sql.count("\n", 0, offset) + 1, offset - sql.rfind("\n", 0, offset)

@@ -1,4 +1,4 @@
-"""Directed acyclic graphs of named nodes: order, levels and the cycle path when there is one."""
+"""Directed acyclic graphs of named nodes: the cycle path when there is one."""
 
 from __future__ import annotations
 
@@ -26,20 +26,3 @@ def find_cycle(edges: Mapping[str, Iterable[str]]) -> Cycle | None:
         # graphlib reports the cycle with the repeated node last and edges reversed (dependency order).
         return Cycle(tuple(reversed(nodes)))
     return None
-
-
-def topological_order(edges: Mapping[str, Iterable[str]]) -> list[str]:
-    """Nodes so that each comes after all of its dependencies; ties keep declaration order.
-
-    Raises:
-        ValueError: the graph has a cycle (check with :func:`find_cycle` first for a good message).
-    """
-    position = {node: index for index, node in enumerate(edges)}
-    sorter = TopologicalSorter({node: tuple(deps) for node, deps in edges.items()})
-    sorter.prepare()
-    order: list[str] = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready(), key=lambda node: position.get(node, len(position)))
-        order.extend(ready)
-        sorter.done(*ready)
-    return order

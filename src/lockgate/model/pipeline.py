@@ -88,7 +88,6 @@ class SqlActivity(_ActivityBase):
 
 
 Activity = Annotated[NotebookActivity | SqlActivity, Field(discriminator="type")]
-ACTIVITY_TYPES: tuple[str, ...] = ("notebook", "sql")
 
 
 class Pipeline(BaseModel):

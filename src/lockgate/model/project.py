@@ -19,7 +19,6 @@ from lockgate.model.suggest import did_you_mean, format_choices
 from lockgate.model.value import ValueSpec, coerce_value
 
 EngineName = Literal["duckdb", "spark"]
-ENGINE_NAMES: tuple[str, ...] = ("duckdb", "spark")
 DEFAULT_SCHEMA = "default"
 """Schema of an unqualified table name, as in Databricks."""
 

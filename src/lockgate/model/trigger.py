@@ -123,7 +123,6 @@ class FileTrigger(_TriggerBase):
 
 
 Trigger = Annotated[ScheduleTrigger | WindowTrigger | FileTrigger, Field(discriminator="type")]
-TRIGGER_TYPES: tuple[str, ...] = ("schedule", "window", "file")
 
 
 class TriggerFile(RootModel[Trigger]):

@@ -62,7 +62,7 @@ def _resources(project: Project, environment: str, values: dict[str, Any]) -> li
                 "catalog": env.catalog or environment,
                 "engine": env.engine or project.config.engine,
                 "protected": env.protected,
-                "vars": {k: _json(v) for k, v in values.items()},
+                "vars": dict(values),
             },
         )
     ]
@@ -83,7 +83,3 @@ def _resources(project: Project, environment: str, values: dict[str, Any]) -> li
         state = "started" if source.trigger.is_started_in(environment) else "stopped"
         resources.append(make_resource("trigger", name, definition, state=state))
     return resources
-
-
-def _json(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value

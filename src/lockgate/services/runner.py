@@ -217,7 +217,7 @@ class _Run:
                     session,
                     load_notebook=self.project.load_notebook,
                     secrets=secrets,
-                    resolve_path=session_path_resolver(session, self.project),
+                    resolve_path=session.resolve_file_path,
                 )
                 expressions = {
                     "pipeline": {"name": target, "run_id": run.id, "parameters": parameters},
@@ -390,13 +390,6 @@ class _Run:
                 _, pending = wait(pending, timeout=0.5)
             except KeyboardInterrupt:
                 continue  # a second Ctrl-C while we clean up: keep cleaning up, so state stays consistent
-
-
-def session_path_resolver(session: EngineSession, project: Project) -> Callable[[str], Any]:
-    names = getattr(session, "names", None)
-    if names is not None:
-        return names.resolve_file_path  # type: ignore[no-any-return]
-    return lambda path: project.root / path
 
 
 def _is_ready(job: _Job, outcomes: Mapping[str, ActivityOutcome]) -> bool:
