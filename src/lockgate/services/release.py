@@ -15,7 +15,7 @@ from lockgate.model.hashing import hash_bytes
 from lockgate.model.project import resolve_environment
 from lockgate.model.release import Release, Resource, build_release, make_resource
 from lockgate.services import git
-from lockgate.services.project import Project, load_project
+from lockgate.services.project import Project, find_project_root, load_project
 
 
 def build_project_release(start: Path | None, environment: str | None, *, commit: str | None = None) -> Release:
@@ -41,13 +41,14 @@ def build_project_release(start: Path | None, environment: str | None, *, commit
 
 @contextmanager
 def _project_source(start: Path | None, commit: str | None) -> Iterator[tuple[Project, str | None, bool]]:
-    project = load_project(start)
     if commit is None:
+        project = load_project(start)
         head = git.head_revision(project.root)
         dirty = bool(git.uncommitted_changes(project.root)) if head is not None else False
         yield project, head.sha if head else None, dirty
         return
-    with git.checkout(project.root, commit) as (folder, revision):
+    # Only the commit's files matter: the working tree may be mid-edit, even invalid.
+    with git.checkout(find_project_root(start), commit) as (folder, revision):
         yield load_project(folder), revision.sha, False
 
 
