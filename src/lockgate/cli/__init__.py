@@ -17,6 +17,7 @@ import typer
 from lockgate import __version__
 from lockgate.cli import render
 from lockgate.cli.commands import build, init, query, run, schema, validate
+from lockgate.cli.deploy import approve, deploy, drift, history, plan, promote, rollback, status, trigger_app
 from lockgate.cli.options import CliState
 from lockgate.cli.runs import runs_app
 from lockgate.errors import LockgateError
@@ -50,11 +51,20 @@ def _options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks with errors.")] = False,
+    state_url: Annotated[
+        str | None,
+        typer.Option(
+            "--state-url",
+            help="State database URL (default: LOCKGATE_STATE_URL, then lockgate.yaml's state_url, "
+            "then SQLite in .lockgate/).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    ctx.obj = CliState(project=project, debug=debug)
+    ctx.obj = CliState(project=project, debug=debug, state_url=state_url)
     CliState.current = ctx.obj
     _configure_logging(debug)
 
@@ -86,7 +96,16 @@ app.command("query")(query)
 app.command("validate")(validate)
 app.command("schema")(schema)
 app.command("build")(build)
+app.command("plan")(plan)
+app.command("deploy")(deploy)
+app.command("rollback")(rollback)
+app.command("promote")(promote)
+app.command("approve")(approve)
+app.command("history")(history)
+app.command("status")(status)
+app.command("drift")(drift)
 app.add_typer(runs_app, name="runs")
+app.add_typer(trigger_app, name="trigger")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 class CliState:
     project: Path | None
     debug: bool
+    state_url: str | None = None
 
     current: ClassVar[CliState | None] = None
 
@@ -38,7 +39,12 @@ def settings() -> Settings:
     from lockgate.services.settings import Settings
 
     try:
-        return Settings(debug=state().debug) if state().debug else Settings()
+        overrides: dict[str, object] = {}
+        if state().debug:
+            overrides["debug"] = True
+        if state().state_url:
+            overrides["state_url"] = state().state_url
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(f"LOCKGATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise UserInputError(f"bad lockgate setting: {problems}", hint="fix or unset the environment variable") from exc

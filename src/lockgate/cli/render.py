@@ -102,13 +102,13 @@ def run_result(result: RunResult) -> None:
         rows = sum(outcome.rows_written.values())
         table.add_row(
             outcome.name,
-            _status(outcome.status.value),
+            status_markup(outcome.status.value),
             f"{outcome.seconds:.2f}",
             f"{rows:,}" if outcome.rows_written else "",
         )
     _out.print(table)
     status = result.status.value
-    _out.print(f"{_status(status)} in {result.seconds:.2f}s")
+    _out.print(f"{status_markup(status)} in {result.seconds:.2f}s")
     for outcome in result.failures:
         if outcome.error is not None:
             _err.print(f"[red]activity {escape(outcome.name)} failed:[/]")
@@ -187,8 +187,8 @@ def runs(records: list[RunRecord]) -> None:
             escape(record.pipeline),
             record.environment,
             record.engine,
-            _status(record.status.value),
-            _time(record.started_at),
+            status_markup(record.status.value),
+            format_time(record.started_at),
             _duration(record),
         )
     _out.print(table)
@@ -197,9 +197,9 @@ def runs(records: list[RunRecord]) -> None:
 def run_detail(run: RunRecord, activities: list[ActivityRunRecord]) -> None:
     _out.print(
         f"[bold]run {run.id}[/] · {escape(run.pipeline)} ({run.target_kind}) · env {run.environment} · "
-        f"{run.engine} · {_status(run.status.value)}"
+        f"{run.engine} · {status_markup(run.status.value)}"
     )
-    _out.print(f"started {_time(run.started_at)}, took {_duration(run)}s")
+    _out.print(f"started {format_time(run.started_at)}, took {_duration(run)}s")
     if run.parameters:
         _out.print(f"parameters: {escape(json.dumps(run.parameters, default=str))}")
     if run.error:
@@ -212,7 +212,7 @@ def run_detail(run: RunRecord, activities: list[ActivityRunRecord]) -> None:
         table.add_row(
             escape(activity.activity),
             activity.activity_type,
-            _status(activity.status.value),
+            status_markup(activity.status.value),
             str(activity.attempt),
             str(activity.metrics.get("seconds", "")),
             escape(", ".join(f"{t}: {n:,}" for t, n in rows_written.items())),
@@ -228,11 +228,11 @@ def run_detail(run: RunRecord, activities: list[ActivityRunRecord]) -> None:
             _out.print(escape(activity.log.rstrip()))
 
 
-def _status(status: str) -> str:
+def status_markup(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def _time(value: dt.datetime | None) -> str:
+def format_time(value: dt.datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
@@ -264,3 +264,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
+
+
+def table(rich_table: Table) -> None:
+    _out.print(rich_table)

@@ -94,6 +94,14 @@ class SecretStore:
         self.redactor.add(value)
         return value
 
+    def has(self, scope: str, key: str) -> bool:
+        """Whether the secret exists, without handing its value to anyone (for deploy checks)."""
+        return secret_env_var(scope, key) in self._environ or self._from_file(scope, key) is not None
+
+    def describe(self, scope: str, key: str) -> str:
+        """Where the secret may be set, for messages."""
+        return f"environment variable {secret_env_var(scope, key)} or {self.secrets_file} (key {scope}.{key})"
+
     def scopes(self) -> list[str]:
         prefixes = {
             name.removeprefix("LOCKGATE_SECRET_").split("_")[0].lower()

@@ -22,6 +22,9 @@ EngineName = Literal["duckdb", "spark"]
 DEFAULT_SCHEMA = "default"
 """Schema of an unqualified table name, as in Databricks."""
 
+PROTECTED_BY_DEFAULT = frozenset({"staging", "prod"})
+"""Environments that are protected unless their `protected:` says otherwise."""
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 Locate = Callable[[tuple[str | int, ...]], SourceLocation]
@@ -36,8 +39,17 @@ class Environment(BaseModel):
     """Folder (relative to the project root, or absolute) holding this environment's Delta tables."""
     catalog: str | None = None
     """Catalog name three-part table names use for this environment (default: the environment's name)."""
-    protected: bool = False
-    """Protected environments refuse deploys from a dirty tree and may require approval."""
+    protected: bool | None = None
+    """Protected environments refuse deploys from a dirty tree and ask before deploying (default: true for
+    `staging` and `prod`)."""
+    require_approval: bool = False
+    """Deploys need an approval of their plan hash (`lockgate approve --env ENV PLAN_HASH`) first."""
+    secret_scope: str | None = None
+    """Where `secret:NAME` references look secrets up in this environment (default: the environment's name)."""
+
+    def is_protected(self, name: str) -> bool:
+        return self.protected if self.protected is not None else name in PROTECTED_BY_DEFAULT
+
     engine: EngineName | None = None
     """Engine for runs in this environment; defaults to the project's `engine`."""
     vars: dict[str, Any] = Field(default_factory=dict)
@@ -74,6 +86,10 @@ class ProjectConfig(BaseModel):
     """The environments this project deploys to and runs in."""
     connections: dict[str, Connection] = Field(default_factory=dict)
     """Named places data lives."""
+    state_url: str | None = None
+    """SQLAlchemy URL of the state database shared by everyone who deploys (e.g.
+    `postgresql+psycopg://lockgate@db/lockgate`); `LOCKGATE_STATE_URL` and `--state-url` override it. Default:
+    SQLite in `.lockgate/state.db`. Keep passwords out: use `PGPASSWORD` or `~/.pgpass`."""
 
     @field_validator("environments")
     @classmethod
@@ -95,6 +111,8 @@ class EnvironmentContext:
     protected: bool
     engine: str
     vars: dict[str, Any] = field(default_factory=dict)
+    require_approval: bool = False
+    secret_scope: str = ""
 
     def as_expression_context(self) -> dict[str, Any]:
         return {"name": self.name, "catalog": self.catalog, "protected": self.protected, "vars": dict(self.vars)}
@@ -184,9 +202,11 @@ def resolve_environment(config: ProjectConfig, name: str | None, *, engine: str 
         name=env_name,
         lake=env.lake,
         catalog=env.catalog or env_name,
-        protected=env.protected,
+        protected=env.is_protected(env_name),
         engine=engine or env.engine or config.engine,
         vars=values,
+        require_approval=env.require_approval,
+        secret_scope=env.secret_scope or env_name,
     )
 
 

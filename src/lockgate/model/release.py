@@ -27,14 +27,57 @@ class Resource:
     hash: str
     state: str | None = None
     """Runtime state the environment wants (`started`/`stopped` for triggers), outside the definition hash."""
+    depends_on: tuple[str, ...] = ()
+    """Keys of the resources this one runs (a trigger its pipeline, a pipeline its notebooks)."""
 
     @property
     def key(self) -> str:
         return f"{self.kind}/{self.name}"
 
 
-def make_resource(kind: str, name: str, definition: dict[str, Any], *, state: str | None = None) -> Resource:
-    return Resource(kind, name, definition, hash_value(definition), state)
+def make_resource(
+    kind: str, name: str, definition: dict[str, Any], *, state: str | None = None, depends_on: tuple[str, ...] = ()
+) -> Resource:
+    return Resource(kind, name, definition, hash_value(definition), state, depends_on)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretReference:
+    """A ``secret:NAME`` value in a definition; ``NAME`` is ``key`` (in the environment's scope) or ``scope/key``."""
+
+    scope: str
+    key: str
+    resource: str
+    """Key of the resource that uses it."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.scope}/{self.key}"
+
+
+SECRET_PREFIX = "secret:"
+
+
+def find_secret_references(release: Release, default_scope: str) -> list[SecretReference]:
+    """Every ``secret:NAME`` string in the release's definitions, once per (secret, resource)."""
+    found: dict[tuple[str, str, str], SecretReference] = {}
+    for resource in release.resources:
+        for text in _strings(resource.definition):
+            if text.startswith(SECRET_PREFIX) and len(text) > len(SECRET_PREFIX):
+                scope, _, key = text[len(SECRET_PREFIX) :].strip().rpartition("/")
+                reference = SecretReference(scope or default_scope, key, resource.key)
+                found.setdefault((reference.scope, reference.key, resource.key), reference)
+    return list(found.values())
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +103,33 @@ class Release:
             "dirty": self.dirty,
             "hash": self.hash,
             "resources": [
-                {"kind": r.kind, "name": r.name, "hash": r.hash, "state": r.state, "definition": r.definition}
+                {
+                    "kind": r.kind,
+                    "name": r.name,
+                    "hash": r.hash,
+                    "state": r.state,
+                    "depends_on": list(r.depends_on),
+                    "definition": r.definition,
+                }
                 for r in self.resources
             ],
         }
+
+
+def release_from_json(data: dict[str, Any]) -> Release:
+    """The release :meth:`Release.to_json` wrote (as stored by a deploy)."""
+    resources = [
+        Resource(r["kind"], r["name"], r["definition"], r["hash"], r.get("state"), tuple(r.get("depends_on") or ()))
+        for r in data["resources"]
+    ]
+    return Release(
+        data["project"],
+        data["environment"],
+        data.get("commit"),
+        bool(data.get("dirty")),
+        tuple(resources),
+        data["hash"],
+    )
 
 
 def build_release(

@@ -85,6 +85,24 @@ class Project:
             raise NotFoundError(problem.message, hint=problem.hint)
         return path
 
+    def pipeline_files(self, pipeline: Pipeline) -> list[str]:
+        """The project files (notebooks, SQL files) a pipeline runs, as project-relative paths."""
+        used: list[str] = []
+        for activity in pipeline.activities:
+            reference = activity.notebook if isinstance(activity, NotebookActivity) else activity.file
+            path = resolve_notebook_path(reference, self.notebooks) if reference else None
+            if path is not None and path not in used:
+                used.append(path)
+        return used
+
+    def read_source(self, path: str) -> str:
+        """A project file's text (UTF-8).
+
+        Raises:
+            ProjectError: it is missing, unreadable or not UTF-8.
+        """
+        return _read_text(self.root / path, path)
+
     def load_notebook(self, reference: str) -> Notebook:
         """Read and parse a notebook by project-relative path (extension optional)."""
         path = self.notebook_path(reference)

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from lockgate.errors import ConflictError
-from lockgate.model.hashing import hash_bytes
-from lockgate.model.project import resolve_environment
+from lockgate.model.project import EnvironmentContext, resolve_environment
 from lockgate.model.release import Release, Resource, build_release, make_resource
+from lockgate.model.trigger import FileTrigger
 from lockgate.services import git
 from lockgate.services.project import Project, find_project_root, load_project
 
@@ -34,9 +33,7 @@ def build_project_release(start: Path | None, environment: str | None, *, commit
                 hint="commit them (what reaches a protected environment must be in Git), or build a commit: "
                 "--commit HEAD",
             )
-        return build_release(
-            project.config.name, env.name, _resources(project, env.name, env.vars), commit=revision, dirty=dirty
-        )
+        return build_release(project.config.name, env.name, _resources(project, env), commit=revision, dirty=dirty)
 
 
 @contextmanager
@@ -52,18 +49,19 @@ def _project_source(start: Path | None, commit: str | None) -> Iterator[tuple[Pr
         yield load_project(folder), revision.sha, False
 
 
-def _resources(project: Project, environment: str, values: dict[str, Any]) -> list[Resource]:
-    env = project.config.environments[environment]
+def _resources(project: Project, env: EnvironmentContext) -> list[Resource]:
     resources = [
         make_resource(
             "environment",
-            environment,
+            env.name,
             {
                 "lake": env.lake,
-                "catalog": env.catalog or environment,
-                "engine": env.engine or project.config.engine,
+                "catalog": env.catalog,
+                "engine": env.engine,
                 "protected": env.protected,
-                "vars": dict(values),
+                "require_approval": env.require_approval,
+                "secret_scope": env.secret_scope,
+                "vars": dict(env.vars),
             },
         )
     ]
@@ -71,16 +69,21 @@ def _resources(project: Project, environment: str, values: dict[str, Any]) -> li
         make_resource("connection", name, connection.model_dump(mode="json"))
         for name, connection in project.config.connections.items()
     ]
+    for name, source in project.pipelines.items():
+        used = sorted({f"notebook/{path}" for path in project.pipeline_files(source.pipeline)})
+        resources.append(
+            make_resource("pipeline", name, source.pipeline.model_dump(mode="json"), depends_on=tuple(used))
+        )
     resources += [
-        make_resource("pipeline", name, source.pipeline.model_dump(mode="json"))
-        for name, source in project.pipelines.items()
-    ]
-    resources += [
-        Resource("notebook", path, {"path": path}, hash_bytes((project.root / path).read_bytes()))
+        make_resource("notebook", path, {"path": path, "source": project.read_source(path)})
         for path in sorted(project.notebooks)
     ]
-    for name, source in project.triggers.items():
-        definition = source.trigger.model_dump(mode="json", exclude={"started_in"})
-        state = "started" if source.trigger.is_started_in(environment) else "stopped"
-        resources.append(make_resource("trigger", name, definition, state=state))
+    for name, trigger_source in project.triggers.items():
+        trigger = trigger_source.trigger
+        definition = trigger.model_dump(mode="json", exclude={"started_in"})
+        state = "started" if trigger.is_started_in(env.name) else "stopped"
+        depends_on = [f"pipeline/{trigger.pipeline}"]
+        if isinstance(trigger, FileTrigger):
+            depends_on.append(f"connection/{trigger.connection}")
+        resources.append(make_resource("trigger", name, definition, state=state, depends_on=tuple(depends_on)))
     return resources

@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     )
     debug: bool = Field(default=False, description="Show tracebacks with errors.")
 
-    def state_url_for(self, project_root: Path) -> str:
+    def state_url_for(self, project_root: Path, configured: str | None = None) -> str:
+        """This machine's state URL, else the project's (``configured``), else SQLite in ``.lockgate/``."""
         if self.state_url:
             return self.state_url
+        if configured:
+            return configured
         return f"sqlite:///{project_root / '.lockgate' / 'state.db'}"

@@ -17,7 +17,7 @@ from lockgate.state import StateStore
 
 
 def open_state(project: Project, settings: Settings) -> StateStore:
-    store = StateStore.open(settings.state_url_for(project.root))
+    store = StateStore.open(settings.state_url_for(project.root, project.config.state_url))
     store.mark_interrupted_runs(is_dead=is_dead_process)
     return store
 

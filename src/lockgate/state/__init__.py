@@ -1,7 +1,8 @@
-"""Where lockgate's state lives: runs and activity runs, in SQLite by default or PostgreSQL.
+"""Where lockgate's state lives: runs, deployments and what environments run, in SQLite or PostgreSQL.
 
 :class:`StateStore` is the only entry point. It is a thin facade: each method opens one transaction and
-delegates to the per-table functions (``runs.py``), which take a connection. Rules:
+delegates to the per-table functions (``runs.py``, ``deployments.py``), which take a connection. A deploy is
+the exception: :meth:`StateStore.deploy_transaction` hands out one locked transaction for all of it. Rules:
 
 - SQLAlchemy Core only, dialect-neutral; the one seam between SQLite and PostgreSQL is ``database.py``.
 - One Alembic tree (``migrations/``), applied by :meth:`StateStore.open`; a database from a newer lockgate, or
@@ -22,12 +23,35 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from lockgate.state import runs
+from lockgate.errors import NotFoundError
+from lockgate.model.plan import DeployedState, TriggerRuntime, TriggerState
+from lockgate.model.release import Release
+from lockgate.state import deployments, runs
 from lockgate.state.database import Database, open_database
+from lockgate.state.deploy_transaction import DeployTransaction
+from lockgate.state.locking import locked_transaction
 from lockgate.state.migration import upgrade_schema
-from lockgate.state.records import ActivityRunRecord, ActivityStatus, RunRecord, RunStatus
+from lockgate.state.records import (
+    ActivityRunRecord,
+    ActivityStatus,
+    ApprovalRecord,
+    DeploymentRecord,
+    DeploymentStatus,
+    RunRecord,
+    RunStatus,
+)
 
-__all__ = ["ActivityRunRecord", "ActivityStatus", "RunRecord", "RunStatus", "StateStore"]
+__all__ = [
+    "ActivityRunRecord",
+    "ActivityStatus",
+    "ApprovalRecord",
+    "DeployTransaction",
+    "DeploymentRecord",
+    "DeploymentStatus",
+    "RunRecord",
+    "RunStatus",
+    "StateStore",
+]
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 
@@ -265,3 +289,91 @@ class StateStore:
         """
         with self._read() as conn:
             return runs.list_activity_runs(conn, run_id)
+
+    # -- deploys ---------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def deploy_transaction(
+        self,
+        environment: str,
+        *,
+        timeout: float,
+        holder: str,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> Iterator[DeployTransaction]:
+        """One transaction holding ``environment``'s deploy lock; committed when the block ends without error.
+
+        Raises:
+            ConflictError: another deploy still holds the lock after ``timeout`` seconds (the message names it).
+        """
+        with locked_transaction(self._database, environment, timeout=timeout, holder=holder, on_wait=on_wait) as conn:
+            yield DeployTransaction(conn, environment)
+
+    def deployed_state(self, environment: str) -> DeployedState:
+        with self._read() as conn:
+            return deployments.read_deployed_state(conn, environment)
+
+    def load_release(self, release_hash: str) -> Release:
+        """A release some deployment stored.
+
+        Raises:
+            NotFoundError: none has this hash.
+        """
+        with self._read() as conn:
+            return deployments.load_release(conn, release_hash)
+
+    def record_failed_deployment(self, values: Mapping[str, Any]) -> DeploymentRecord:
+        """Append the audit record of a deployment that did not apply (its transaction was rolled back)."""
+        now = _utcnow()
+        row = {"started_at": now, "finished_at": now, "changes": [], "triggers_before": {}, "triggers_after": {}}
+        with self._write() as conn:
+            deployment_id = deployments.insert_deployment(conn, {**row, **values})
+            return deployments.get_deployment(conn, deployment_id)
+
+    def list_deployments(self, environment: str | None = None, *, limit: int = 20) -> list[DeploymentRecord]:
+        """Deployments, newest first."""
+        with self._read() as conn:
+            return deployments.list_deployments(conn, environment, limit=limit)
+
+    def get_deployment(self, deployment_id: int) -> DeploymentRecord:
+        """Raises: NotFoundError: no deployment has this id."""
+        with self._read() as conn:
+            return deployments.get_deployment(conn, deployment_id)
+
+    def last_deployment(self, environment: str) -> DeploymentRecord | None:
+        """The deployment that the environment runs (its newest succeeded one)."""
+        with self._read() as conn:
+            return deployments.last_deployment(conn, environment)
+
+    def deployed_environments(self) -> list[str]:
+        """Environments with at least one deployment record."""
+        with self._read() as conn:
+            return deployments.deployed_environments(conn)
+
+    def set_trigger_state(self, environment: str, name: str, state: TriggerState, *, actor: str) -> TriggerRuntime:
+        """An operator starts or pauses a deployed trigger. A pause is kept by later deploys; a start of a trigger
+        that Git has stopped is drift, undone by the next deploy.
+
+        Raises:
+            NotFoundError: the trigger is not deployed to ``environment``.
+        """
+        with self._write() as conn:
+            known = deployments.read_trigger_states(conn, environment)
+            if name not in known:
+                raise NotFoundError(
+                    f"trigger {name!r} is not deployed to {environment!r}",
+                    hint=f"deployed there: {', '.join(sorted(known)) or 'none'}; "
+                    f"see `lockgate status --env {environment}`",
+                )
+            deployments.set_trigger_states(
+                conn, environment, {name: state}, set_by="operator", actor=actor, at=_utcnow()
+            )
+            return deployments.read_trigger_states(conn, environment)[name]
+
+    def approve(self, environment: str, plan_hash: str, *, by: str) -> ApprovalRecord:
+        with self._write() as conn:
+            return deployments.insert_approval(conn, environment, plan_hash, by=by, at=_utcnow())
+
+    def find_approval(self, environment: str, plan_hash: str) -> ApprovalRecord | None:
+        with self._read() as conn:
+            return deployments.find_approval(conn, environment, plan_hash)

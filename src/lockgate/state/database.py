@@ -36,7 +36,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from lockgate.errors import ConflictError, StateError
 
 URL_HINT = "use a URL such as sqlite:///path/to/state.db or postgresql+psycopg://user@host/db"
-_WRITE_OPTION = "lockgate_write"
+WRITE_OPTION = "lockgate_write"
 # SQLite says "database is locked" / "database table is locked"; PostgreSQL signals lock_not_available,
 # serialization_failure and deadlock_detected by SQLSTATE.
 _SQLITE_LOCKED = ("database is locked", "database table is locked", "database schema is locked")
@@ -57,6 +57,8 @@ class Database:
     """Serialises this process's SQLite writers: they queue here rather than spin in SQLite's busy handler."""
     serialize_all: bool
     """In-memory SQLite: one shared connection, so reads take ``write_lock`` too."""
+    busy_timeout: float = 30.0
+    """Seconds a connection waits for another session's lock."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,7 +86,7 @@ class Database:
             lock = self.write_lock
         with lock, translate_errors(self.location), self.engine.connect() as conn:
             if write:
-                conn.execution_options(**{_WRITE_OPTION: True})
+                conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 if schema_lock and self.is_postgresql:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_SCHEMA_LOCK_KEY})
@@ -123,7 +125,7 @@ def open_database(url: str, *, busy_timeout: float) -> Database:
         ) from exc
     if engine.dialect.name == "postgresql":
         _configure_postgresql(engine, busy_timeout=busy_timeout)
-    return Database(engine, location, None, None, serialize_all=False)
+    return Database(engine, location, None, None, serialize_all=False, busy_timeout=busy_timeout)
 
 
 def _open_sqlite(url: sa.URL, *, busy_timeout: float) -> Database:
@@ -146,7 +148,7 @@ def _open_sqlite(url: sa.URL, *, busy_timeout: float) -> Database:
         engine = sa.create_engine(url, connect_args=connect_args)
         location = str(path)
     _configure_sqlite(engine, busy_timeout=busy_timeout)
-    return Database(engine, location, path, threading.Lock(), serialize_all=in_memory)
+    return Database(engine, location, path, threading.Lock(), serialize_all=in_memory, busy_timeout=busy_timeout)
 
 
 def _configure_sqlite(engine: Engine, *, busy_timeout: float) -> None:
@@ -166,7 +168,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 

@@ -88,3 +88,50 @@ class ActivityRunRecord:
     """Why the activity failed, or the reason it was skipped."""
     log: str
     metrics: dict[str, Any]
+
+
+class DeploymentStatus(StrEnum):
+    """How a deployment ended. A deployment that does not end leaves no record: its transaction never commits."""
+
+    running = "running"
+    """Only ever seen inside the deploy's own transaction."""
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRecord:
+    """One deploy, rollback or promotion of an environment: the audit log's entry."""
+
+    id: int
+    environment: str
+    project: str
+    action: str
+    """``deploy``, ``rollback`` or ``promote``."""
+    status: DeploymentStatus
+    user: str
+    process: str | None
+    git_commit: str | None
+    release_hash: str
+    plan_hash: str
+    base_deployment_id: int | None
+    """The deployment the plan was made against (None: the first deploy)."""
+    started_at: datetime
+    locked_at: datetime | None
+    """When the deploy lock was granted; with ``finished_at`` it shows deploys never overlap."""
+    finished_at: datetime | None
+    changes: list[dict[str, Any]]
+    """Every resource change: ``{"kind", "name", "action", "reasons"}`` (unchanged resources left out)."""
+    triggers_before: dict[str, str]
+    triggers_after: dict[str, str]
+    note: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    environment: str
+    plan_hash: str
+    approved_by: str
+    approved_at: datetime

@@ -114,3 +114,82 @@ activity_runs = sa.Table(
     sa.Column("metrics", _json(), nullable=False),
     sa.Index(None, "run_id", "started_at"),
 )
+
+# -- deploys ---------------------------------------------------------------------------------------------------
+# Definitions are content-addressed and immutable: releases and deployed resources point at them by hash, so
+# a definition deployed to five environments, or in fifty releases, is stored once.
+
+definitions = sa.Table(
+    "definitions",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("body", _json(), nullable=False),
+)
+
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("project", sa.String(255), nullable=False),
+    sa.Column("environment", sa.String(255), nullable=False),
+    sa.Column("git_commit", sa.String(64), nullable=True),
+    sa.Column("dirty", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("resources", _json(), nullable=False),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("environment", sa.String(255), nullable=False),
+    sa.Column("project", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("user", sa.String(255), nullable=False),
+    sa.Column("process", sa.String(255), nullable=True),
+    sa.Column("git_commit", sa.String(64), nullable=True),
+    sa.Column("release_hash", sa.String(64), nullable=False),
+    sa.Column("plan_hash", sa.String(64), nullable=False),
+    sa.Column("base_deployment_id", sa.Integer(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("locked_at", UTCDateTime(), nullable=True),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Column("changes", _json(), nullable=False),
+    sa.Column("triggers_before", _json(), nullable=False),
+    sa.Column("triggers_after", _json(), nullable=False),
+    sa.Column("note", FreeText(), nullable=True),
+    sa.Column("error", FreeText(), nullable=True),
+    sa.Index(None, "environment", "id"),
+)
+
+deployed_resources = sa.Table(
+    "deployed_resources",
+    metadata,
+    sa.Column("environment", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("hash", sa.String(64), sa.ForeignKey("definitions.hash"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=True),
+    sa.Column("deployment_id", sa.Integer(), sa.ForeignKey("deployments.id"), nullable=False),
+)
+
+trigger_states = sa.Table(
+    "trigger_states",
+    metadata,
+    sa.Column("environment", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("set_by", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("environment", sa.String(255), primary_key=True),
+    sa.Column("plan_hash", sa.String(64), primary_key=True),
+    sa.Column("approved_by", sa.String(255), nullable=False),
+    sa.Column("approved_at", UTCDateTime(), nullable=False),
+)
