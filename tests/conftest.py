@@ -87,6 +87,54 @@ def fixture_project(tmp_path: Path) -> Callable[[str], Path]:
     return copy
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="Rewrite tests/fixtures/golden files.")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text with `tests/fixtures/golden/<name>` (rewrite it with `--update-golden`)."""
+
+    def check(name: str, text: str) -> None:
+        path = FIXTURES / "golden" / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        assert path.is_file(), f"no golden file {path}: run pytest --update-golden once and review it"
+        assert text == path.read_text(encoding="utf-8"), f"output differs from {path} (--update-golden rewrites it)"
+
+    return check
+
+
+def git_commit_all(root: Path, message: str) -> str:
+    """Commit every file under ``root`` (a Git repository is created if missing); returns the commit id."""
+    from dulwich import porcelain
+
+    if not (root / ".git").exists():
+        porcelain.init(str(root))
+    porcelain.add(
+        str(root),
+        paths=[str(p) for p in root.rglob("*") if p.is_file() and ".lockgate" not in p.parts and ".git" not in p.parts],
+    )
+    sha = porcelain.commit(
+        str(root), message=message.encode(), author=b"t <t@example.com>", committer=b"t <t@example.com>"
+    )
+    return sha.decode()
+
+
+@pytest.fixture
+def git_commit() -> Callable[[Path, str], str]:
+    return git_commit_all
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new state database: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 def write_project(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
     """A project made of the given files (path -> text); `lockgate.yaml` gets a default if missing."""

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dulwich import porcelain
 
 from lockgate.errors import ConflictError
 from lockgate.services.release import build_project_release
 
 
-def commit_all(root: Path, message: str) -> str:
-    porcelain.add(
-        str(root),
-        paths=[str(p) for p in root.rglob("*") if p.is_file() and ".lockgate" not in p.parts and ".git" not in p.parts],
-    )
-    sha = porcelain.commit(
-        str(root), message=message.encode(), author=b"t <t@example.com>", committer=b"t <t@example.com>"
-    )
-    return sha.decode()
-
-
 @pytest.fixture
-def repo(demo_project: Path) -> Path:
-    porcelain.init(str(demo_project))
-    commit_all(demo_project, "first")
+def repo(demo_project: Path, git_commit: Callable[[Path, str], str]) -> Path:
+    git_commit(demo_project, "first")
     return demo_project
 
 
@@ -46,14 +34,14 @@ def test_environment_values_change_only_the_environment_resource(repo: Path) -> 
     assert prod_resources["environment/prod"].definition["vars"]["min_admit_year"] == 2023
 
 
-def test_a_commit_builds_the_same_release_as_its_clean_tree(repo: Path) -> None:
+def test_a_commit_builds_the_same_release_as_its_clean_tree(repo: Path, git_commit: Callable[[Path, str], str]) -> None:
     first = build_project_release(repo, "prod")
     notebook = repo / "notebooks/gold/patient_summary.py"
     notebook.write_text(notebook.read_text() + "\n# a change\n")
     with pytest.raises(ConflictError, match="protected"):
         build_project_release(repo, "prod")
     assert build_project_release(repo, "dev").dirty
-    second_sha = commit_all(repo, "second")
+    second_sha = git_commit(repo, "second")
     second = build_project_release(repo, "prod")
     assert second.commit == second_sha
     (repo / "pipelines/daily.yaml").write_text("activities: [")  # a broken working tree does not matter

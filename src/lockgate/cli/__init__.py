@@ -111,7 +111,7 @@ app.add_typer(trigger_app, name="trigger")
 def main() -> None:
     """Entry point: run the app and map lockgate errors to messages and exit codes."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except LockgateError as exc:
         if CliState.current is not None and CliState.current.debug:
             render.traceback()
@@ -126,6 +126,9 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:  # click's usage errors, and anything unexpected
         _handle_other(exc)
+    # Without standalone mode, click returns the code of a `typer.Exit` raised by a command instead of raising.
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _handle_other(exc: Exception) -> None:

@@ -107,7 +107,7 @@ def _sqlite_lock(
         raise _held("this state database", "another thread of this process")
     try:
         with translate_errors(database.location), database.engine.connect() as conn:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(POLL_SECONDS * 1000)}")
+            _set_busy_timeout(conn, POLL_SECONDS)
             conn.execution_options(**{WRITE_OPTION: True})
             try:
                 transaction = _begin_sqlite(conn, deadline, holder_file, on_wait)
@@ -116,14 +116,21 @@ def _sqlite_lock(
                         _write_holder(holder_file, holder)
                     yield conn
             finally:
-                busy_ms = int(database.busy_timeout * 1000)
-                with suppress(sa.exc.DBAPIError):
-                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+                _set_busy_timeout(conn, database.busy_timeout)
                 if holder_file is not None:
                     _remove_holder(holder_file, holder)
     finally:
         if thread_lock is not None:
             thread_lock.release()
+
+
+def _set_busy_timeout(conn: Connection, seconds: float) -> None:
+    # On the driver's connection: through SQLAlchemy, the PRAGMA would begin a transaction of its own.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    finally:
+        cursor.close()
 
 
 def _begin_sqlite(
