@@ -57,7 +57,8 @@ def plan(
     sys.stdout.write(render_plan(result, output_format))
     if out is not None:
         render.line(
-            f"Saved the plan to {out}: deploy it with `lockgate deploy --env {result.environment} --plan {out}`"
+            f"Saved the plan to {out}: deploy it with `lockgate deploy --env {result.environment} --plan {out}`",
+            err=True,
         )
 
 

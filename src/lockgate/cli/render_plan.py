@@ -63,7 +63,7 @@ def plan_text(plan: Plan) -> str:
             continue
         reasons = f"  ({', '.join(r.value for r in change.reasons)})" if change.reasons else ""
         lines.append(f"  {_SYMBOL[change.action]} {change.action.value:<7} {change.key}{reasons}")
-        lines += [f"        {diff_line}" for diff_line in change.diff]
+        lines += [f"        {diff_line}".rstrip() for diff_line in change.diff]
     destructive = plan.destructive_changes
     if destructive:
         lines.append(f"  WARNING: {len(destructive)} destructive change(s): deleted from the environment")

@@ -197,8 +197,14 @@ class StateStore:
         Returns:
             How many runs were marked.
         """
+        now = _utcnow()
+        # Look first, in a read: most of the time there is nothing to mark, and a write would queue behind
+        # another process's write lock (a deploy's, say) for nothing.
+        with self._read() as conn:
+            if not runs.find_interrupted_runs(conn, now=now, older_than=older_than, is_dead=is_dead):
+                return 0
         with self._write() as conn:
-            return runs.mark_interrupted_runs(conn, now=_utcnow(), older_than=older_than, is_dead=is_dead)
+            return runs.mark_interrupted_runs(conn, now=now, older_than=older_than, is_dead=is_dead)
 
     # -- activity runs ---------------------------------------------------------------------------------------
 

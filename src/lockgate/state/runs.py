@@ -173,6 +173,21 @@ def list_runs(
     return [_run_from_row(row) for row in conn.execute(query)]
 
 
+def find_interrupted_runs(
+    conn: Connection,
+    *,
+    now: datetime,
+    older_than: datetime | timedelta | None,
+    is_dead: Callable[[str | None], bool] | None = None,
+) -> list[str]:
+    """Ids of the runs :func:`mark_interrupted_runs` would mark (a read: it takes no write lock)."""
+    query = sa.select(runs.c.id, runs.c.process).where(runs.c.status == str(RunStatus.running))
+    if older_than is not None:
+        cutoff = now - older_than if isinstance(older_than, timedelta) else older_than
+        query = query.where(runs.c.started_at < cutoff)
+    return [row.id for row in conn.execute(query) if is_dead is None or is_dead(row.process)]
+
+
 def mark_interrupted_runs(
     conn: Connection,
     *,
@@ -193,11 +208,7 @@ def mark_interrupted_runs(
     Returns:
         How many runs were marked.
     """
-    query = sa.select(runs.c.id, runs.c.process).where(runs.c.status == str(RunStatus.running))
-    if older_than is not None:
-        cutoff = now - older_than if isinstance(older_than, timedelta) else older_than
-        query = query.where(runs.c.started_at < cutoff)
-    run_ids = [row.id for row in conn.execute(query) if is_dead is None or is_dead(row.process)]
+    run_ids = find_interrupted_runs(conn, now=now, older_than=older_than, is_dead=is_dead)
     if not run_ids:
         return 0
     unfinished = [str(status) for status in ActivityStatus if not status.is_finished]
