@@ -514,3 +514,29 @@ def test_validate_reports_a_required_variable_an_environment_does_not_set(run_cl
     result = run_cli("validate", cwd=root)
     assert result.exit_code == 2
     assert "lockgate.yaml:8:3: variable 'bucket' has no value in environment 'prod'" in result.stderr
+
+
+def test_an_environment_value_that_references_a_secret_reads_as_the_secret(
+    run_cli, write_project: WriteProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(
+        {
+            "lockgate.yaml": "name: s\nvars:\n  api_key: {type: string, default: 'secret:api-key'}\n"
+            "environments:\n  dev: {lake: lake}\n",
+            "pipelines/p.yaml": "activities:\n  - name: use\n    type: notebook\n    notebook: nb/key.py\n"
+            "    parameters: {key: '{{ env.vars.api_key }}'}\n",
+            "nb/key.py": databricks(
+                'key = dbutils.widgets.get("key")', 'print("the key is", key)\nassert key == "from-dev-scope"'
+            ),
+        }
+    )
+    missing = run_cli("run", "p", cwd=root)
+    assert "secret 'api-key' in scope 'dev' not found" in failed(missing, 2)
+    monkeypatch.setenv("LOCKGATE_SECRET_DEV_API_KEY", "from-dev-scope")
+    result = run_cli("run", "p", cwd=root)
+    assert result.exit_code == 0, result.output
+    run = re.search(r"\d{8}-\d{6}-[0-9a-f]+", result.output)
+    assert run, result.output
+    shown = run_cli("runs", "show", run.group(0), cwd=root)
+    assert "the key is [REDACTED]" in shown.stdout
+    assert "from-dev-scope" not in result.output + shown.output

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lockgate.errors import LockgateError, SecretNotFoundError
+from lockgate.model.release import parse_secret_reference
 
 DEFAULT_SECRETS_FILE = Path("~/.lockgate/secrets.yaml")
 REDACTED = "[REDACTED]"
@@ -121,6 +122,30 @@ class SecretStore:
         if self._file_cache is None:
             self._file_cache = _read_secrets_file(self.secrets_file)
         return self._file_cache
+
+
+class SecretValues(Mapping[str, Any]):
+    """Values in which a ``secret:NAME`` (or ``secret:scope/key``) string reads as the secret's value.
+
+    Secrets are looked up when read, not before: a run that never uses a secret does not need it, and every
+    value read is registered with the store's redactor, so it is masked in logs and outputs.
+    """
+
+    def __init__(self, values: Mapping[str, Any], store: SecretStore, scope: str) -> None:
+        self._values = values
+        self._store = store
+        self._scope = scope
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._values[key]
+        reference = parse_secret_reference(value, self._scope) if isinstance(value, str) else None
+        return value if reference is None else self._store.get(*reference)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 def _read_secrets_file(path: Path) -> dict[str, dict[str, Any]]:

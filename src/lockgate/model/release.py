@@ -58,15 +58,22 @@ class SecretReference:
 SECRET_PREFIX = "secret:"
 
 
+def parse_secret_reference(text: str, default_scope: str) -> tuple[str, str] | None:
+    """``(scope, key)`` of a ``secret:key`` / ``secret:scope/key`` string; None for any other value."""
+    if not text.startswith(SECRET_PREFIX) or len(text.strip()) <= len(SECRET_PREFIX):
+        return None
+    scope, _, key = text[len(SECRET_PREFIX) :].strip().rpartition("/")
+    return scope or default_scope, key
+
+
 def find_secret_references(release: Release, default_scope: str) -> list[SecretReference]:
     """Every ``secret:NAME`` string in the release's definitions, once per (secret, resource)."""
     found: dict[tuple[str, str, str], SecretReference] = {}
     for resource in release.resources:
         for text in _strings(resource.definition):
-            if text.startswith(SECRET_PREFIX) and len(text) > len(SECRET_PREFIX):
-                scope, _, key = text[len(SECRET_PREFIX) :].strip().rpartition("/")
-                reference = SecretReference(scope or default_scope, key, resource.key)
-                found.setdefault((reference.scope, reference.key, resource.key), reference)
+            parsed = parse_secret_reference(text, default_scope)
+            if parsed is not None:
+                found.setdefault((*parsed, resource.key), SecretReference(*parsed, resource.key))
     return list(found.values())
 
 

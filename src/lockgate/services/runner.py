@@ -22,7 +22,7 @@ from lockgate.engine import get_engine
 from lockgate.engine.base import EngineSession, LakeTarget, TableMetrics
 from lockgate.engine.notebook_runtime import NotebookRuntime
 from lockgate.engine.output import captured_output, routed_stdout
-from lockgate.engine.secrets import SecretStore
+from lockgate.engine.secrets import SecretStore, SecretValues
 from lockgate.errors import LockgateError, UserCodeError, UserInputError
 from lockgate.model.pipeline import Condition, Dependency, NotebookActivity
 from lockgate.model.project import EnvironmentContext, resolve_environment
@@ -219,9 +219,11 @@ class _Run:
                     secrets=secrets,
                     resolve_path=session.resolve_file_path,
                 )
+                env = self.environment.as_expression_context()
+                env["vars"] = SecretValues(env["vars"], secrets, self.environment.secret_scope)
                 expressions = {
                     "pipeline": {"name": target, "run_id": run.id, "parameters": parameters},
-                    "env": self.environment.as_expression_context(),
+                    "env": env,
                 }
 
                 def context_for(job: _Job) -> ActivityContext:
