@@ -48,7 +48,7 @@ def plan(
     from lockgate.services.state import open_state
 
     project = load_project()
-    release = build_project_release(state().project, env, commit=commit)
+    release = build_project_release(state().project, env, commit=commit, project=project)
     check_secrets(release, settings())
     with open_state(project, settings()) as store:
         result = plan_release(store, release, resume_all=resume_all)
@@ -84,7 +84,7 @@ def deploy(
         env = env or saved.environment
         if commit is None and not saved.release.dirty:
             commit = saved.release.commit  # rebuild exactly what was planned, whatever the working tree holds now
-    release = build_project_release(state().project, env, commit=commit)
+    release = build_project_release(state().project, env, commit=commit, project=project)
     if saved is not None and plan_file is not None:
         check_saved_plan(saved, release, plan_file)
     options = _options(yes=yes, resume_all=resume_all, lock_timeout=lock_timeout)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -84,15 +85,15 @@ class DeployedResource:
     definition: dict[str, Any]
     state: str | None = None
     """The trigger state the deploy wanted (`started`/`stopped`)."""
+    actual_hash: str = field(init=False)
+    """The hash of the definition as stored now: differs from :attr:`hash` when it was edited by hand."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "actual_hash", hash_value(self.definition))
 
     @property
     def key(self) -> str:
         return f"{self.kind}/{self.name}"
-
-    @property
-    def actual_hash(self) -> str:
-        """The hash of the definition as stored now: differs from :attr:`hash` when it was edited by hand."""
-        return hash_value(self.definition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,12 +228,13 @@ def build_plan(release: Release, deployed: DeployedState, *, resume_all: bool = 
     changed = {c.key for c in changes if c.action is not ChangeAction.unchanged}
     trigger_actions, final_states, trigger_drift = _trigger_actions(release, deployed, changed, resume_all=resume_all)
     drift += trigger_drift
+    base_state_hash = deployed.state_hash
     plan_hash = hash_value(
         {
             "project": release.project,
             "environment": release.environment,
             "release": release.hash,
-            "base": deployed.state_hash,
+            "base": base_state_hash,
             "changes": [[c.key, c.action.value] for c in changes],
             "triggers": [[a.name, a.action.value, a.after] for a in trigger_actions],
         }
@@ -244,7 +246,7 @@ def build_plan(release: Release, deployed: DeployedState, *, resume_all: bool = 
         commit=release.commit,
         dirty=release.dirty,
         base_deployment_id=deployed.deployment_id,
-        base_state_hash=deployed.state_hash,
+        base_state_hash=base_state_hash,
         changes=tuple(changes),
         trigger_actions=tuple(trigger_actions),
         drift=tuple(drift),
@@ -354,12 +356,13 @@ def _trigger_actions(
     actions: list[TriggerAction] = []
     final: dict[str, TriggerState] = {}
     drift: list[Drift] = []
+    by_key = {r.key: r for r in release.resources}
     for resource in release.resources:
         if resource.kind != "trigger":
             continue
         wanted = TriggerState(resource.state or TriggerState.stopped)
         runtime = deployed.triggers.get(resource.name)
-        affected = _affected_by(resource, release, changed)
+        affected = _affected_by(resource, by_key, changed)
         action, after, trigger_drift = _trigger_action(resource, wanted, runtime, affected, resume_all=resume_all)
         final[resource.name] = after
         drift += trigger_drift
@@ -410,25 +413,26 @@ def _trigger_action(
     return None, stopped, []
 
 
-def _affected_by(trigger: Resource, release: Release, changed: set[str]) -> str | None:
+def _affected_by(trigger: Resource, resources: Mapping[str, Resource], changed: set[str]) -> str | None:
     """What makes a running trigger pause for the deploy: its own change, or a change to what it runs."""
     if trigger.key in changed:
         return "trigger changes"
-    for key in _closure(trigger.depends_on, {r.key: r for r in release.resources}):
+    for key in _closure(trigger.depends_on, resources):
         if key in changed:
             return f"{key} changes"
     return None
 
 
 def _closure(start: Iterable[str], resources: Mapping[str, Resource]) -> list[str]:
-    seen: list[str] = []
-    pending = list(start)
+    """``start`` and everything it depends on, breadth first."""
+    seen: dict[str, None] = {}
+    pending = deque(start)
     while pending:
-        key = pending.pop(0)
+        key = pending.popleft()
         if key in seen:
             continue
-        seen.append(key)
+        seen[key] = None
         resource = resources.get(key)
         if resource is not None:
-            pending += resource.depends_on
-    return seen
+            pending.extend(resource.depends_on)
+    return list(seen)

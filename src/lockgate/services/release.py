@@ -17,15 +17,19 @@ from lockgate.services import git
 from lockgate.services.project import Project, find_project_root, load_project
 
 
-def build_project_release(start: Path | None, environment: str | None, *, commit: str | None = None) -> Release:
+def build_project_release(
+    start: Path | None, environment: str | None, *, commit: str | None = None, project: Project | None = None
+) -> Release:
     """Build the release of the project at ``start`` (or at ``commit``) for ``environment``.
+
+    ``project``: the working tree's project, when the caller has loaded it already (it is not read twice).
 
     Raises:
         ConflictError: a protected environment and uncommitted changes in the working tree.
         NotFoundError: an unknown environment or Git revision.
         ProjectError: the project (at that commit) does not validate.
     """
-    with _project_source(start, commit) as (project, revision, dirty):
+    with _project_source(start, commit, project) as (project, revision, dirty):
         env = resolve_environment(project.config, environment)
         if env.protected and dirty:
             raise ConflictError(
@@ -37,9 +41,11 @@ def build_project_release(start: Path | None, environment: str | None, *, commit
 
 
 @contextmanager
-def _project_source(start: Path | None, commit: str | None) -> Iterator[tuple[Project, str | None, bool]]:
+def _project_source(
+    start: Path | None, commit: str | None, loaded: Project | None
+) -> Iterator[tuple[Project, str | None, bool]]:
     if commit is None:
-        project = load_project(start)
+        project = loaded or load_project(start)
         head = git.head_revision(project.root)
         dirty = bool(git.uncommitted_changes(project.root)) if head is not None else False
         yield project, head.sha if head else None, dirty

@@ -85,6 +85,7 @@ def _definitions(conn: Connection, hashes: Iterable[str]) -> dict[str, dict[str,
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
+    """``values`` in slices of :data:`_CHUNK`."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
 
@@ -144,14 +145,18 @@ def apply_release(conn: Connection, environment: str, release: Release, plan: Pl
         )
         if change.action is not ChangeAction.unchanged or state_changed:
             replaced.append((change.kind, change.name))
+    by_kind: dict[str, list[str]] = {}
     for kind, name in replaced:
-        conn.execute(
-            deployed_resources.delete().where(
-                deployed_resources.c.environment == environment,
-                deployed_resources.c.kind == kind,
-                deployed_resources.c.name == name,
+        by_kind.setdefault(kind, []).append(name)
+    for kind, names in by_kind.items():
+        for chunk in _chunks(names):
+            conn.execute(
+                deployed_resources.delete().where(
+                    deployed_resources.c.environment == environment,
+                    deployed_resources.c.kind == kind,
+                    deployed_resources.c.name.in_(chunk),
+                )
             )
-        )
     rows = [
         {
             "environment": environment,
@@ -189,16 +194,14 @@ def set_trigger_states(
     at: datetime,
 ) -> None:
     """Set triggers' runtime states (``None`` removes a trigger's row), marking who set them."""
-    for name, state in states.items():
+    for chunk in _chunks(list(states)):
         conn.execute(
-            trigger_states.delete().where(trigger_states.c.environment == environment, trigger_states.c.name == name)
+            trigger_states.delete().where(trigger_states.c.environment == environment, trigger_states.c.name.in_(chunk))
         )
-        if state is not None:
-            conn.execute(
-                trigger_states.insert().values(
-                    environment=environment, name=name, state=state.value, set_by=set_by, actor=actor, changed_at=at
-                )
-            )
+    row = {"environment": environment, "set_by": set_by, "actor": actor, "changed_at": at}
+    rows = [{**row, "name": name, "state": state.value} for name, state in states.items() if state is not None]
+    if rows:
+        conn.execute(trigger_states.insert(), rows)
 
 
 # -- deployments ---------------------------------------------------------------------------------------------
