@@ -14,8 +14,6 @@ script prints seconds, ratios to `validate` and whether the aims are met in this
     python bench/deploy_plan.py [--resources 5000] [--repeats 3]
 """
 
-# lockgate is installed without a py.typed marker, so mypy run on this file alone cannot read its types.
-# mypy: disable-error-code="import-untyped"
 from __future__ import annotations
 
 import argparse
