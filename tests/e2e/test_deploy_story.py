@@ -132,18 +132,40 @@ def test_saved_plan_deploys_once_then_is_stale(repo: Path, run_cli: RunCli, tmp_
 
 
 def test_approval_is_required_where_configured(
-    repo: Path, run_cli: RunCli, git_commit: Callable[[Path, str], str]
+    repo: Path, run_cli: RunCli, git_commit: Callable[[Path, str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ok(run_cli("deploy", "--env", "prod", "--yes", cwd=repo))
     config = repo / "lockgate.yaml"
     config.write_text(
         config.read_text().replace("protected: true, vars:", "protected: true, require_approval: true, vars:")
     )
     git_commit(repo, "prod needs approvals")
-    refused = run_cli("deploy", "--env", "prod", "--yes", cwd=repo)
+    refused = run_cli("deploy", "--env", "prod", "--yes")
     assert refused.exit_code == 3 and "need an approved plan" in refused.stderr
     plan_hash = json_out(run_cli("plan", "--env", "prod", "-f", "json"))["plan_hash"]
     assert run_cli("approve", "--env", "prod", "not-a-hash").exit_code == 2
     ok(run_cli("approve", "--env", "prod", plan_hash[:12]))
+    self_approved = run_cli("deploy", "--env", "prod")
+    assert self_approved.exit_code == 3 and "approvals need a second person" in self_approved.stderr
+    monkeypatch.setenv("LOCKGATE_USER", "bo")
+    ok(run_cli("approve", "--env", "prod", plan_hash))
+    monkeypatch.setenv("LOCKGATE_USER", "ana")
     # An approval stands for the confirmation: no --yes needed, even without a terminal.
     ok(run_cli("deploy", "--env", "prod"))
     assert json_out(run_cli("history", "--env", "prod", "-f", "json"))[0]["plan_hash"] == plan_hash
+    # The rule holds for a rollback to a release from before it existed, and for a commit that drops it.
+    refused = run_cli("rollback", "--env", "prod", "--yes")
+    assert refused.exit_code == 3 and "need an approved plan" in refused.stderr
+    config.write_text(config.read_text().replace(" require_approval: true,", ""))
+    git_commit(repo, "no more approvals")
+    refused = run_cli("deploy", "--env", "prod", "--yes")
+    assert refused.exit_code == 3 and "need an approved plan" in refused.stderr
+
+
+def test_a_saved_plan_inside_the_project_does_not_make_the_tree_dirty(repo: Path, run_cli: RunCli) -> None:
+    ok(run_cli("plan", "--env", "prod", "--out", "prod-plan.json", cwd=repo))
+    (repo / "plan.md").write_text(run_cli("plan", "--env", "prod", "-f", "markdown").stdout)
+    ok(run_cli("deploy", "--env", "prod", "--plan", "prod-plan.json", "--yes"))
+    (repo / "scratch.py").write_text("print('not committed')\n")
+    dirty = run_cli("plan", "--env", "prod")
+    assert dirty.exit_code == 3 and "uncommitted changes" in dirty.stderr

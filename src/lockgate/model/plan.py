@@ -408,7 +408,7 @@ def _trigger_action(
             by = f" by {runtime.actor}" if runtime.actor else ""
             reason = f"paused{by}; --resume-all resumes it"
             return TriggerAction(name, TriggerActionKind.keep_paused, stopped, stopped, reason), stopped, []
-        reason = "resumed (--resume-all)" if runtime.set_by == "operator" else "started here"
+        reason = "paused by an operator; --resume-all" if runtime.set_by == "operator" else "started here"
         return TriggerAction(name, TriggerActionKind.start, stopped, started, reason), started, []
     return None, stopped, []
 

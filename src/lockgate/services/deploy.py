@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lockgate.errors import ConflictError, UserInputError
-from lockgate.model.plan import ChangeAction, Plan, TriggerState, build_plan
+from lockgate.model.plan import ChangeAction, DeployedState, Plan, TriggerState, build_plan
 from lockgate.model.plan_document import SavedPlan
 from lockgate.model.release import Release
 from lockgate.services.environments import deploy_user
-from lockgate.services.planning import check_secrets, plan_release
+from lockgate.services.planning import check_secrets
 from lockgate.services.settings import Settings
 from lockgate.services.state import current_process
 from lockgate.state import DeploymentRecord, DeploymentStatus, DeployTransaction, StateStore
@@ -292,14 +292,22 @@ def deploy(
         ConflictError: approval missing, stale plan, held lock, or another project's environment.
     """
     check_secrets(release, settings)
-    plan = plan_release(store, release, resume_all=options.resume_all)
+    deployed = store.deployed_state(release.environment)
+    plan = build_plan(release, deployed, resume_all=options.resume_all)
     _check_project(store, release)
     expected: SavedPlan | Plan | None = options.saved
     if options.saved is not None:
         _check_expected(plan, options.saved)
-    env = next(r.definition for r in release.resources if r.kind == "environment")
-    approval = store.find_approval(release.environment, plan.hash)
-    if env.get("require_approval") and plan.has_changes and approval is None:
+    policy = _policy(release, deployed)
+    user = deploy_user()
+    approvals = store.find_approvals(release.environment, plan.hash)
+    approval = next((a for a in approvals if a.approved_by != user), None)
+    if approvals and approval is None and policy["require_approval"]:
+        raise ConflictError(
+            f"plan {plan.hash[:12]} was approved by {user}, who is deploying it: approvals need a second person",
+            hint="ask a colleague to run `lockgate approve` for this plan",
+        )
+    if policy["require_approval"] and plan.has_changes and approval is None:
         raise ConflictError(
             f"deploys to {release.environment!r} need an approved plan, and plan {plan.hash[:12]} is not approved",
             hint=f"review it (`lockgate plan --env {release.environment}`), then "
@@ -307,7 +315,7 @@ def deploy(
         )
     if approval is not None:
         expected = expected or plan
-    reason = require_confirmation(plan, protected=bool(env.get("protected")))
+    reason = require_confirmation(plan, protected=policy["protected"])
     if reason and not options.yes and approval is None:
         if options.confirm is None:
             raise refuse_without_confirmation(reason)
@@ -318,7 +326,7 @@ def deploy(
         expected = expected or plan
     request = DeployRequest(
         release,
-        deploy_user(),
+        user,
         action=action,
         note=note,
         expected=expected,
@@ -327,6 +335,18 @@ def deploy(
         on_wait=options.on_wait,
     )
     return deploy_release(store, request)
+
+
+def _policy(release: Release, deployed: DeployedState) -> dict[str, bool]:
+    """The environment's protection and approval rules: the stricter of what it runs and what is deployed.
+
+    A commit that loosens its own environment's rules is itself deployed under the rules it loosens, and a
+    rollback to a release older than a rule is still held to the rule.
+    """
+    wanted = next(r.definition for r in release.resources if r.kind == "environment")
+    running = deployed.resources.get(f"environment/{release.environment}")
+    current = running.definition if running is not None else {}
+    return {rule: bool(wanted.get(rule)) or bool(current.get(rule)) for rule in ("protected", "require_approval")}
 
 
 def _check_project(store: StateStore, release: Release) -> None:

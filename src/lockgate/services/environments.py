@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockgate.errors import ConflictError, NotFoundError, UserInputError
-from lockgate.model.plan import DeployedState, Drift, Plan, build_plan
+from lockgate.model.plan import DeployedState, Drift, build_plan
 from lockgate.model.project import ProjectConfig, resolve_environment
 from lockgate.model.release import Release
 from lockgate.services.release import build_project_release
@@ -146,10 +146,6 @@ def environment_drift(store: StateStore, environment: str) -> DriftReport:
         return DriftReport(environment, None, ())
     plan = build_plan(store.load_release(current.release_hash), store.deployed_state(environment))
     return DriftReport(environment, current, plan.drift)
-
-
-def approval_for(store: StateStore, plan: Plan) -> ApprovalRecord | None:
-    return store.find_approval(plan.environment, plan.hash)
 
 
 def _current(store: StateStore, environment: str) -> DeploymentRecord:

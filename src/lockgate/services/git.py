@@ -91,7 +91,8 @@ def checkout(project_root: Path, rev: str) -> Iterator[tuple[Path, Revision]]:
 
 
 def uncommitted_changes(project_root: Path) -> list[str]:
-    """Paths below the project that differ from HEAD (staged, unstaged or untracked, ignored files excluded)."""
+    """Paths below the project, relative to it, that differ from HEAD (staged, unstaged or untracked; ignored
+    files excluded)."""
     repo_root = repository_root(project_root)
     prefix = project_root.resolve().relative_to(repo_root.resolve()).as_posix()
     status = porcelain.status(str(repo_root), untracked_files="all")
@@ -100,8 +101,9 @@ def uncommitted_changes(project_root: Path) -> list[str]:
         paths.update(p.decode() if isinstance(p, bytes) else p for p in group)
     paths.update(p.decode() if isinstance(p, bytes) else p for p in status.unstaged)
     paths.update(p.decode() if isinstance(p, bytes) else p for p in status.untracked)
-    inside = [p for p in paths if prefix in ("", ".") or p.startswith(prefix + "/")]
-    return sorted(p.replace(os.sep, "/") for p in inside)
+    if prefix in ("", "."):
+        return sorted(p.replace(os.sep, "/") for p in paths)
+    return sorted(p.replace(os.sep, "/")[len(prefix) + 1 :] for p in paths if p.startswith(prefix + "/"))
 
 
 def _open(project_root: Path) -> Repo:

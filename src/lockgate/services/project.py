@@ -113,6 +113,18 @@ class Project:
         return notebook
 
 
+def is_project_source(path: str) -> bool:
+    """Whether a project-relative path is read by :func:`load_project` (so a change to it changes a release)."""
+    parts = path.split("/")
+    if any(part.startswith((".", "__")) or part in _SKIPPED_DIRS for part in parts[:-1]):
+        return False
+    if path == PROJECT_FILE:
+        return True
+    if len(parts) == 2 and parts[0] in (PIPELINE_DIR, TRIGGER_DIR) and parts[1].endswith((".yaml", ".yml")):
+        return True
+    return path.endswith(NOTEBOOK_SUFFIXES)
+
+
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest folder at or above ``start`` holding `lockgate.yaml`."""
     here = (start or Path.cwd()).resolve()

@@ -14,7 +14,7 @@ from lockgate.model.project import EnvironmentContext, resolve_environment
 from lockgate.model.release import Release, Resource, build_release, make_resource
 from lockgate.model.trigger import FileTrigger
 from lockgate.services import git
-from lockgate.services.project import Project, find_project_root, load_project
+from lockgate.services.project import Project, find_project_root, is_project_source, load_project
 
 
 def build_project_release(
@@ -47,7 +47,9 @@ def _project_source(
     if commit is None:
         project = loaded or load_project(start)
         head = git.head_revision(project.root)
-        dirty = bool(git.uncommitted_changes(project.root)) if head is not None else False
+        # Only changes to what the release is made of count: a saved plan or a scratch file does not.
+        changed = git.uncommitted_changes(project.root) if head is not None else []
+        dirty = any(is_project_source(path) for path in changed)
         yield project, head.sha if head else None, dirty
         return
     # Only the commit's files matter: the working tree may be mid-edit, even invalid.

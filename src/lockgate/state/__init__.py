@@ -380,6 +380,7 @@ class StateStore:
         with self._write() as conn:
             return deployments.insert_approval(conn, environment, plan_hash, by=by, at=_utcnow())
 
-    def find_approval(self, environment: str, plan_hash: str) -> ApprovalRecord | None:
+    def find_approvals(self, environment: str, plan_hash: str) -> list[ApprovalRecord]:
+        """Everyone's approvals of the plan with this hash, oldest first."""
         with self._read() as conn:
-            return deployments.find_approval(conn, environment, plan_hash)
+            return deployments.find_approvals(conn, environment, plan_hash)

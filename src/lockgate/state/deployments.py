@@ -279,19 +279,22 @@ def _deployment(row: sa.RowMapping) -> DeploymentRecord:
 
 
 def insert_approval(conn: Connection, environment: str, plan_hash: str, *, by: str, at: datetime) -> ApprovalRecord:
-    existing = find_approval(conn, environment, plan_hash)
-    if existing is not None:
-        return existing
+    for existing in find_approvals(conn, environment, plan_hash):
+        if existing.approved_by == by:
+            return existing
     conn.execute(
         approvals.insert().values(environment=environment, plan_hash=plan_hash, approved_by=by, approved_at=at)
     )
     return ApprovalRecord(environment, plan_hash, by, at)
 
 
-def find_approval(conn: Connection, environment: str, plan_hash: str) -> ApprovalRecord | None:
-    """The approval of this plan (approvals may name a unique prefix of the hash, 12 characters or more)."""
-    rows = conn.execute(sa.select(approvals).where(approvals.c.environment == environment)).all()
-    for row in rows:
-        if plan_hash.startswith(row.plan_hash):
-            return ApprovalRecord(row.environment, row.plan_hash, row.approved_by, row.approved_at)
-    return None
+def find_approvals(conn: Connection, environment: str, plan_hash: str) -> list[ApprovalRecord]:
+    """The approvals of this plan, oldest first (an approval may name a prefix of the hash, 12+ characters)."""
+    rows = conn.execute(
+        sa.select(approvals).where(approvals.c.environment == environment).order_by(approvals.c.approved_at)
+    ).all()
+    return [
+        ApprovalRecord(row.environment, row.plan_hash, row.approved_by, row.approved_at)
+        for row in rows
+        if plan_hash.startswith(row.plan_hash)
+    ]

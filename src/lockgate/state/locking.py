@@ -17,6 +17,8 @@ deadline with a :class:`~lockgate.errors.ConflictError` naming the holder.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -153,18 +155,34 @@ def _begin_sqlite(
 
 
 def _write_holder(path: Path, holder: str) -> None:
+    since = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     with suppress(OSError):
-        path.write_text(json.dumps({"holder": holder, "since": time.strftime("%Y-%m-%d %H:%M:%S %Z")}))
+        path.write_text(
+            json.dumps({"holder": holder, "since": since, "host": socket.gethostname(), "pid": os.getpid()})
+        )
 
 
 def _read_holder(path: Path | None) -> str | None:
+    """The holder described in the file, unless that process is gone (a killed deploy leaves its file)."""
     if path is None:
         return None
     try:
         data = json.loads(path.read_text())
+        if data.get("host") == socket.gethostname() and not _alive(int(data["pid"])):
+            return None
         return f"{data['holder']} since {data['since']}"
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove_holder(path: Path, holder: str) -> None:

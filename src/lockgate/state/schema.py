@@ -190,6 +190,6 @@ approvals = sa.Table(
     metadata,
     sa.Column("environment", sa.String(255), primary_key=True),
     sa.Column("plan_hash", sa.String(64), primary_key=True),
-    sa.Column("approved_by", sa.String(255), nullable=False),
+    sa.Column("approved_by", sa.String(255), primary_key=True),
     sa.Column("approved_at", UTCDateTime(), nullable=False),
 )

@@ -91,7 +91,7 @@ def upgrade() -> None:
         sa.Column("plan_hash", sa.String(64), nullable=False),
         sa.Column("approved_by", sa.String(255), nullable=False),
         sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("environment", "plan_hash", name="pk_approvals"),
+        sa.PrimaryKeyConstraint("environment", "plan_hash", "approved_by", name="pk_approvals"),
     )
 
 
