@@ -302,7 +302,7 @@ def deploy(
     user = deploy_user()
     approvals = store.find_approvals(release.environment, plan.hash)
     approval = next((a for a in approvals if a.approved_by != user), None)
-    if approvals and approval is None and policy["require_approval"]:
+    if approvals and approval is None and policy["require_approval"] and plan.has_changes:
         raise ConflictError(
             f"plan {plan.hash[:12]} was approved by {user}, who is deploying it: approvals need a second person",
             hint="ask a colleague to run `lockgate approve` for this plan",
