@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockgate.engine.sql import split_statements
 from lockgate.errors import NotFoundError, Problem, ProjectError, SourceLocation, SqlError
 from lockgate.model.notebook import Notebook, parse_notebook, resolve_reference
 from lockgate.model.pipeline import (
@@ -312,6 +311,8 @@ def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list
 
 
 def _sql_problems(text: str, *, file: str, line: int = 1, column_offset: int = 0) -> list[Problem]:
+    from lockgate.engine.sql import split_statements  # sqlglot loads only when there is SQL to check
+
     try:
         split_statements(
             _SQL_PARAMETER.sub(_PARAMETER_STAND_IN, text), file=file, line=line, column_offset=column_offset
