@@ -116,6 +116,8 @@ class _Evaluator:
     request: DeployRequest
     transaction: DeployTransaction
     plan: Plan
+    deployed: DeployedState
+    """The state the plan was made against, read under the lock."""
     deployment_id: int = 0
     before: dict[str, str] = field(default_factory=dict)
 
@@ -134,8 +136,7 @@ class _Evaluator:
 
     def _visit_acquire_lock(self, stage: AcquireLock) -> None:
         # The lock is already held (the transaction took it); open the audit record inside it.
-        deployed = self.transaction.deployed_state()
-        self.before = {name: runtime.state.value for name, runtime in deployed.triggers.items()}
+        self.before = {name: runtime.state.value for name, runtime in self.deployed.triggers.items()}
         release = self.request.release
         self.deployment_id = self.transaction.begin_record(
             {
@@ -195,9 +196,10 @@ def deploy_release(store: StateStore, request: DeployRequest) -> DeployResult:
         with store.deploy_transaction(
             release.environment, timeout=request.lock_timeout, holder=holder, on_wait=request.on_wait
         ) as transaction:
-            plan = build_plan(release, transaction.deployed_state(), resume_all=request.resume_all)
+            deployed = transaction.deployed_state()
+            plan = build_plan(release, deployed, resume_all=request.resume_all)
             _check_expected(plan, request.expected)
-            evaluator = _Evaluator(request, transaction, plan)
+            evaluator = _Evaluator(request, transaction, plan, deployed)
             for stage in build_deploy_stages(plan, action=request.action):
                 evaluator.visit(stage)
                 _kill_point(type(stage).__name__)
