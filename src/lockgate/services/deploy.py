@@ -30,8 +30,8 @@ from lockgate.model.release import Release
 from lockgate.services.environments import deploy_user
 from lockgate.services.planning import check_secrets
 from lockgate.services.settings import Settings
-from lockgate.services.state import current_process
 from lockgate.state import DeploymentRecord, DeploymentStatus, DeployTransaction, StateStore
+from lockgate.state.processes import current_process
 
 KILL_AT_VARIABLE = "LOCKGATE_TEST_KILL_AT"
 DEFAULT_LOCK_TIMEOUT = 300.0

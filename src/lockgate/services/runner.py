@@ -40,8 +40,8 @@ from lockgate.services.run_events import (
     RunStarted,
 )
 from lockgate.services.settings import Settings
-from lockgate.services.state import current_process
 from lockgate.state import ActivityStatus, RunStatus, StateStore
+from lockgate.state.processes import current_process
 
 logger = logging.getLogger(__name__)
 

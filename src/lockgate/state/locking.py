@@ -17,8 +17,6 @@ deadline with a :class:`~lockgate.errors.ConflictError` naming the holder.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -30,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from lockgate.errors import ConflictError
 from lockgate.state.database import WRITE_OPTION, Database, is_conflict, translate_errors
+from lockgate.state.processes import current_process, is_dead_process
 
 POLL_SECONDS = 0.1
 _PG_NAMESPACE = 0x6C67  # "lg": the first half of the advisory lock key; the environment's CRC is the second
@@ -157,9 +156,7 @@ def _begin_sqlite(
 def _write_holder(path: Path, holder: str) -> None:
     since = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     with suppress(OSError):
-        path.write_text(
-            json.dumps({"holder": holder, "since": since, "host": socket.gethostname(), "pid": os.getpid()})
-        )
+        path.write_text(json.dumps({"holder": holder, "since": since, "process": current_process()}))
 
 
 def _read_holder(path: Path | None) -> str | None:
@@ -168,21 +165,11 @@ def _read_holder(path: Path | None) -> str | None:
         return None
     try:
         data = json.loads(path.read_text())
-        if data.get("host") == socket.gethostname() and not _alive(int(data["pid"])):
+        if is_dead_process(data.get("process")):
             return None
         return f"{data['holder']} since {data['since']}"
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove_holder(path: Path, holder: str) -> None:
