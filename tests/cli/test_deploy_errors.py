@@ -154,3 +154,16 @@ def test_a_corrupt_state_database_is_refused_and_left_alone(
     assert result.exit_code == 4
     assert "not a lockgate state database or is corrupt" in result.stderr and "move" in result.stderr
     assert database.read_bytes() == b"this is not a database" * 100
+
+
+def test_another_project_cannot_deploy_over_an_environment(
+    shop: Path, run_cli: RunCli, write_project: Callable[[dict[str, str]], Path]
+) -> None:
+    assert run_cli("deploy", "--env", "prod", "--yes").exit_code == 0
+    other = write_project(
+        {"lockgate.yaml": "name: other\ndefault_environment: prod\nenvironments:\n  prod: {lake: lake}\n"}
+    )
+    result = run_cli("deploy", "--env", "prod", "--yes", cwd=other)
+    assert result.exit_code == 3
+    assert "environment 'prod' in this state database runs project 'shop', not 'other'" in result.stderr
+    assert len(history(run_cli)) == 1

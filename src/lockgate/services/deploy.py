@@ -27,7 +27,7 @@ from lockgate.errors import ConflictError, UserInputError
 from lockgate.model.plan import ChangeAction, DeployedState, Plan, TriggerState, build_plan
 from lockgate.model.plan_document import SavedPlan
 from lockgate.model.release import Release
-from lockgate.services.environments import deploy_user
+from lockgate.services.environments import check_same_project, deploy_user
 from lockgate.services.planning import check_secrets
 from lockgate.services.settings import Settings
 from lockgate.state import DeploymentRecord, DeploymentStatus, DeployTransaction, StateStore
@@ -296,7 +296,9 @@ def deploy(
     check_secrets(release, settings)
     deployed = store.deployed_state(release.environment)
     plan = build_plan(release, deployed, resume_all=options.resume_all)
-    _check_project(store, release)
+    current = store.last_deployment(release.environment)
+    if current is not None:
+        check_same_project(release.environment, current.project, release.project)
     expected: SavedPlan | Plan | None = options.saved
     if options.saved is not None:
         _check_expected(plan, options.saved)
@@ -349,16 +351,6 @@ def _policy(release: Release, deployed: DeployedState) -> dict[str, bool]:
     running = deployed.resources.get(f"environment/{release.environment}")
     current = running.definition if running is not None else {}
     return {rule: bool(wanted.get(rule)) or bool(current.get(rule)) for rule in ("protected", "require_approval")}
-
-
-def _check_project(store: StateStore, release: Release) -> None:
-    current = store.last_deployment(release.environment)
-    if current is not None and current.project != release.project:
-        raise ConflictError(
-            f"environment {release.environment!r} in this state database runs project {current.project!r}, "
-            f"not {release.project!r}",
-            hint="give each project its own state database (state_url in lockgate.yaml or LOCKGATE_STATE_URL)",
-        )
 
 
 def require_confirmation(plan: Plan, *, protected: bool) -> str | None:

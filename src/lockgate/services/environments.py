@@ -68,7 +68,7 @@ def rollback_release(store: StateStore, project: str, environment: str, to: int 
             )
         target = earlier[0]
     release = store.load_release(target.release_hash)
-    _same_project(release, project)
+    check_same_project(environment, release.project, project)
     return release, f"rollback to deployment #{target.id}"
 
 
@@ -86,7 +86,7 @@ def promotion_release(
         raise UserInputError("--from and --to name the same environment", hint="promote from one to the next")
     current = _current(store, source)
     running = store.load_release(current.release_hash)
-    _same_project(running, project)
+    check_same_project(source, running.project, project)
     if running.commit is None or running.dirty:
         raise ConflictError(
             f"{source!r} runs a release built from uncommitted changes (deployment #{current.id}): "
@@ -157,9 +157,14 @@ def _current(store: StateStore, environment: str) -> DeploymentRecord:
     return current
 
 
-def _same_project(release: Release, project: str) -> None:
-    if release.project != project:
+def check_same_project(environment: str, stored: str, project: str) -> None:
+    """Refuse to mix projects: ``environment`` in this state database belongs to project ``stored``.
+
+    Raises:
+        ConflictError: ``project`` is another project.
+    """
+    if stored != project:
         raise ConflictError(
-            f"the state database holds project {release.project!r} for this environment, not {project!r}",
+            f"environment {environment!r} in this state database runs project {stored!r}, not {project!r}",
             hint="give each project its own state database (state_url in lockgate.yaml or LOCKGATE_STATE_URL)",
         )

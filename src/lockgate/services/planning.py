@@ -7,7 +7,6 @@ state or logs), and a saved plan must belong to this project, environment and re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from lockgate.engine.secrets import SecretStore
@@ -17,12 +16,6 @@ from lockgate.model.plan_document import SavedPlan, read_saved_plan
 from lockgate.model.release import Release, find_secret_references
 from lockgate.services.settings import Settings
 from lockgate.state import StateStore
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRelease:
-    release: Release
-    plan: Plan
 
 
 def plan_release(store: StateStore, release: Release, *, resume_all: bool = False) -> Plan:
