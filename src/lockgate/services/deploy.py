@@ -89,8 +89,24 @@ def _touched_triggers(plan: Plan) -> dict[str, TriggerState | None]:
 
 
 @dataclass(slots=True)
+class DeployOptions:
+    """How the CLI (or API) wants a deploy done."""
+
+    yes: bool = False
+    """Answers every confirmation."""
+    confirm: Callable[[str], bool] | None = None
+    """Asks the user; None when there is no one to ask (no terminal)."""
+    show_plan: Callable[[Plan], None] | None = None
+    """Shows the plan before asking."""
+    saved: SavedPlan | None = None
+    resume_all: bool = False
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    on_wait: Callable[[str], None] | None = None
+
+
+@dataclass(slots=True)
 class DeployRequest:
-    """What to deploy and how; built by the CLI (or API) from its options."""
+    """What :func:`deploy_release` applies, once :func:`deploy` has checked and confirmed it."""
 
     release: Release
     user: str
@@ -99,9 +115,7 @@ class DeployRequest:
     note: str | None = None
     expected: SavedPlan | Plan | None = None
     """A plan someone saw: the deploy is refused unless it is still the plan under the lock."""
-    resume_all: bool = False
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    on_wait: Callable[[str], None] | None = None
+    options: DeployOptions = field(default_factory=DeployOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +208,10 @@ def deploy_release(store: StateStore, request: DeployRequest) -> DeployResult:
     evaluator: _Evaluator | None = None
     try:
         with store.deploy_transaction(
-            release.environment, timeout=request.lock_timeout, holder=holder, on_wait=request.on_wait
+            release.environment, timeout=request.options.lock_timeout, holder=holder, on_wait=request.options.on_wait
         ) as transaction:
             deployed = transaction.deployed_state()
-            plan = build_plan(release, deployed, resume_all=request.resume_all)
+            plan = build_plan(release, deployed, resume_all=request.options.resume_all)
             _check_expected(plan, request.expected)
             evaluator = _Evaluator(request, transaction, plan, deployed)
             for stage in build_deploy_stages(plan, action=request.action):
@@ -261,22 +275,6 @@ def _kill_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-@dataclass(slots=True)
-class DeployOptions:
-    """How the CLI (or API) wants a deploy done."""
-
-    yes: bool = False
-    """Answers every confirmation."""
-    confirm: Callable[[str], bool] | None = None
-    """Asks the user; None when there is no one to ask (no terminal)."""
-    show_plan: Callable[[Plan], None] | None = None
-    """Shows the plan before asking."""
-    saved: SavedPlan | None = None
-    resume_all: bool = False
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    on_wait: Callable[[str], None] | None = None
-
-
 def deploy(
     store: StateStore,
     release: Release,
@@ -328,17 +326,7 @@ def deploy(
         if not options.confirm(reason):
             raise UserInputError("nothing deployed: not confirmed")
         expected = expected or plan
-    request = DeployRequest(
-        release,
-        user,
-        action=action,
-        note=note,
-        expected=expected,
-        resume_all=options.resume_all,
-        lock_timeout=options.lock_timeout,
-        on_wait=options.on_wait,
-    )
-    return deploy_release(store, request)
+    return deploy_release(store, DeployRequest(release, user, action, note, expected, options))
 
 
 def _policy(release: Release, deployed: DeployedState) -> dict[str, bool]:
