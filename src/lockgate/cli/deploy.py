@@ -16,6 +16,7 @@ from lockgate.cli.render_plan import PlanFormat, render_plan
 if TYPE_CHECKING:
     from lockgate.model.plan import Plan
     from lockgate.services.deploy import DeployOptions
+    from lockgate.services.project import Project
 
 TargetEnv = Annotated[str | None, typer.Option("--env", "-e", help="Target environment.", show_default=False)]
 Commit = Annotated[
@@ -100,13 +101,11 @@ def rollback(
     lock_timeout: LockTimeout = 300.0,
 ) -> None:
     """Redeploy the release an environment ran before (or the one of a given deployment)."""
-    from lockgate.model.project import resolve_environment
     from lockgate.services.deploy import deploy as run_deploy
     from lockgate.services.environments import rollback_release
     from lockgate.services.state import open_state
 
-    project = load_project()
-    environment = resolve_environment(project.config, env).name
+    project, environment = _project_and_environment(env)
     with open_state(project, settings()) as store:
         release, note = rollback_release(store, project.config.name, environment, to)
         options = _options(yes=yes, resume_all=False, lock_timeout=lock_timeout)
@@ -120,14 +119,12 @@ def promote(
     lock_timeout: LockTimeout = 300.0,
 ) -> None:
     """Deploy to one environment exactly the commit another one runs."""
-    from lockgate.model.project import resolve_environment
     from lockgate.services.deploy import deploy as run_deploy
     from lockgate.services.environments import promotion_release
     from lockgate.services.state import open_state
 
     project = load_project()
-    source_env = resolve_environment(project.config, source).name
-    target_env = resolve_environment(project.config, target).name
+    source_env, target_env = _environment(project, source), _environment(project, target)
     with open_state(project, settings()) as store:
         release, note = promotion_release(store, state().project, project.config.name, source_env, target_env)
         options = _options(yes=yes, resume_all=False, lock_timeout=lock_timeout)
@@ -139,12 +136,10 @@ def approve(
     env: TargetEnv = None,
 ) -> None:
     """Approve a plan for an environment that requires approvals."""
-    from lockgate.model.project import resolve_environment
     from lockgate.services.environments import approve_plan, deploy_user
     from lockgate.services.state import open_state
 
-    project = load_project()
-    environment = resolve_environment(project.config, env).name
+    project, environment = _project_and_environment(env)
     with open_state(project, settings()) as store:
         render_deploy.approval(approve_plan(store, environment, plan_hash, by=deploy_user()))
 
@@ -155,23 +150,19 @@ def history(
     output_format: Format = ListFormat.text,
 ) -> None:
     """List an environment's deployments (the audit log), newest first."""
-    from lockgate.model.project import resolve_environment
     from lockgate.services.state import open_state
 
-    project = load_project()
-    environment = resolve_environment(project.config, env).name
+    project, environment = _project_and_environment(env)
     with open_state(project, settings()) as store:
         render_deploy.history(store.list_deployments(environment, limit=limit), output_format)
 
 
 def status(env: TargetEnv = None, output_format: Format = ListFormat.text) -> None:
     """Show what an environment runs: deployment, commit, release, triggers and their states."""
-    from lockgate.model.project import resolve_environment
     from lockgate.services.environments import environment_status
     from lockgate.services.state import open_state
 
-    project = load_project()
-    environment = resolve_environment(project.config, env).name
+    project, environment = _project_and_environment(env)
     with open_state(project, settings()) as store:
         render_deploy.status(environment_status(store, environment), output_format)
 
@@ -209,16 +200,26 @@ def resume_trigger(name: Annotated[str, typer.Argument(help="Trigger name.")], e
 
 def _set_trigger(name: str, env: str | None, *, started: bool) -> None:
     from lockgate.model.plan import TriggerState
-    from lockgate.model.project import resolve_environment
     from lockgate.services.environments import deploy_user
     from lockgate.services.state import open_state
 
-    project = load_project()
-    environment = resolve_environment(project.config, env).name
+    project, environment = _project_and_environment(env)
     wanted = TriggerState.started if started else TriggerState.stopped
     with open_state(project, settings()) as store:
         runtime = store.set_trigger_state(environment, name, wanted, actor=deploy_user())
     render.line(f"Trigger {name} in {environment}: {runtime.state.value} (by {runtime.actor})")
+
+
+def _project_and_environment(env: str | None) -> tuple[Project, str]:
+    project = load_project()
+    return project, _environment(project, env)
+
+
+def _environment(project: Project, env: str | None) -> str:
+    """The environment ``env`` names in the project (default: its default environment), or a did-you-mean error."""
+    from lockgate.model.project import resolve_environment
+
+    return resolve_environment(project.config, env).name
 
 
 def _options(*, yes: bool, resume_all: bool, lock_timeout: float) -> DeployOptions:
