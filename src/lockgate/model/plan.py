@@ -107,6 +107,11 @@ class TriggerRuntime:
     actor: str = ""
     changed_at: dt.datetime | None = None
 
+    @property
+    def by_actor(self) -> str:
+        """`` by NAME`` for messages, or nothing when the actor is unknown."""
+        return f" by {self.actor}" if self.actor else ""
+
 
 @dataclass(frozen=True, slots=True)
 class DeployedState:
@@ -368,9 +373,8 @@ def _trigger_actions(
         drift += trigger_drift
         if action is not None:
             actions.append(action)
-    release_triggers = {r.name for r in release.resources if r.kind == "trigger"}
     for name, runtime in sorted(deployed.triggers.items()):
-        if name not in release_triggers and runtime.state is TriggerState.started:
+        if name not in final and runtime.state is TriggerState.started:
             actions.append(TriggerAction(name, TriggerActionKind.stop, runtime.state, None, "removed from Git"))
     return actions, final, drift
 
@@ -392,8 +396,7 @@ def _trigger_action(
     if runtime.state is started:
         if wanted is stopped:
             if runtime.set_by == "operator":
-                by = f" by {runtime.actor}" if runtime.actor else ""
-                drift = Drift(f"trigger/{name}", f"started by hand{by}; Git has it stopped here")
+                drift = Drift(f"trigger/{name}", f"started by hand{runtime.by_actor}; Git has it stopped here")
                 return (
                     TriggerAction(name, TriggerActionKind.stop, started, stopped, "started by hand"),
                     stopped,
@@ -405,8 +408,7 @@ def _trigger_action(
         return None, started, []
     if wanted is started:
         if runtime.set_by == "operator" and not resume_all:
-            by = f" by {runtime.actor}" if runtime.actor else ""
-            reason = f"paused{by}; --resume-all resumes it"
+            reason = f"paused{runtime.by_actor}; --resume-all resumes it"
             return TriggerAction(name, TriggerActionKind.keep_paused, stopped, stopped, reason), stopped, []
         reason = "paused by an operator; --resume-all" if runtime.set_by == "operator" else "started here"
         return TriggerAction(name, TriggerActionKind.start, stopped, started, reason), started, []
