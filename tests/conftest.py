@@ -127,12 +127,21 @@ def git_commit() -> Callable[[Path, str], str]:
     return git_commit_all
 
 
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Path:
+    return tmp_path / "project" / ".lockgate" / "state.db"
+
+
+@pytest.fixture
+def sqlite_url(sqlite_path: Path) -> str:
+    return f"sqlite:///{sqlite_path}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new state database: a SQLite file, or a fresh database on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+def state_url(request: pytest.FixtureRequest) -> str:
+    """A URL for a new, empty state database: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
 
 
 @pytest.fixture

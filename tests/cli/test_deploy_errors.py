@@ -17,11 +17,11 @@ RunCli = Callable[..., Any]  # the run_cli fixture: returns a Any
 
 @pytest.fixture
 def shop(
-    fixture_project: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, any_state_url: str
+    fixture_project: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, state_url: str
 ) -> Iterator[Path]:
     monkeypatch.setenv("LOCKGATE_SECRET_PROD_WAREHOUSE_PASSWORD", "hunter2")
     monkeypatch.setenv("LOCKGATE_SECRET_DEV_WAREHOUSE_PASSWORD", "hunter3")
-    monkeypatch.setenv("LOCKGATE_STATE_URL", any_state_url)
+    monkeypatch.setenv("LOCKGATE_STATE_URL", state_url)
     root = fixture_project("shop")
     monkeypatch.chdir(root)
     yield root
@@ -90,12 +90,12 @@ def test_saved_plans_of_another_project_or_release_are_refused(
     assert history(run_cli) == []
 
 
-def test_a_held_lock_fails_at_once_naming_the_holder(shop: Path, run_cli: RunCli, any_state_url: str) -> None:
+def test_a_held_lock_fails_at_once_naming_the_holder(shop: Path, run_cli: RunCli, state_url: str) -> None:
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         holder = "lockgate deploy by bo@ci (pid 99)"
-        with StateStore.open(any_state_url) as store, store.deploy_transaction("prod", timeout=5, holder=holder):
+        with StateStore.open(state_url) as store, store.deploy_transaction("prod", timeout=5, holder=holder):
             holding.set()
             release.wait(30)
 

@@ -22,11 +22,11 @@ DEPLOYS = 10
 def test_ten_concurrent_deploys_run_one_at_a_time(
     fixture_project: Callable[[str], Path],
     run_cli: RunCli,
-    any_state_url: str,
+    state_url: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setenv("LOCKGATE_STATE_URL", any_state_url)
+    monkeypatch.setenv("LOCKGATE_STATE_URL", state_url)
     monkeypatch.setenv("LOCKGATE_SECRET_PROD_WAREHOUSE_PASSWORD", "x")
     shop = fixture_project("shop")
     assert run_cli("status", "--env", "prod", cwd=shop).exit_code == 0  # creates the schema before the race

@@ -44,10 +44,10 @@ def test_a_deploy_killed_at_any_stage_is_all_or_nothing(
     kill_at: str,
     fixture_project: Callable[[str], Path],
     run_cli: RunCli,
-    any_state_url: str,
+    state_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("LOCKGATE_STATE_URL", any_state_url)
+    monkeypatch.setenv("LOCKGATE_STATE_URL", state_url)
     monkeypatch.setenv("LOCKGATE_SECRET_PROD_WAREHOUSE_PASSWORD", "x")
     root = fixture_project("shop")
     monkeypatch.chdir(root)

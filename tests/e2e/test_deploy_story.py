@@ -14,10 +14,10 @@ RunCli = Callable[..., Any]  # the run_cli fixture: returns a Any
 
 @pytest.fixture
 def repo(
-    demo_project: Path, git_commit: Callable[[Path, str], str], any_state_url: str, monkeypatch: pytest.MonkeyPatch
+    demo_project: Path, git_commit: Callable[[Path, str], str], state_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     git_commit(demo_project, "init")
-    monkeypatch.setenv("LOCKGATE_STATE_URL", any_state_url)
+    monkeypatch.setenv("LOCKGATE_STATE_URL", state_url)
     monkeypatch.setenv("LOCKGATE_USER", "ana")
     return demo_project
 

@@ -1,13 +1,12 @@
 """Fixtures for the state layer: a state database on SQLite (a file in ``tmp_path``) or on PostgreSQL.
 
-``state_url`` and ``store`` run each test on both backends; ``sqlite_path`` / ``sqlite_url`` are for tests about
-the SQLite file itself.
+``store`` runs each test on both backends (through the suite-wide ``state_url``); ``sqlite_path`` /
+``sqlite_url`` (also suite-wide) are for tests about the SQLite file itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,23 +16,6 @@ from lockgate.state import StateStore
 
 if TYPE_CHECKING:
     import psycopg
-
-
-@pytest.fixture
-def sqlite_path(tmp_path: Path) -> Path:
-    return tmp_path / "project" / ".lockgate" / "state.db"
-
-
-@pytest.fixture
-def sqlite_url(sqlite_path: Path) -> str:
-    return f"sqlite:///{sqlite_path}"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def state_url(request: pytest.FixtureRequest) -> str:
-    """A URL for a new, empty state database: a SQLite file, or a fresh database on the test PostgreSQL server."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(fixture))
 
 
 @pytest.fixture
