@@ -34,6 +34,17 @@ class Resource:
     def key(self) -> str:
         return f"{self.kind}/{self.name}"
 
+    def entry(self) -> dict[str, Any]:
+        """The resource without its definition, as a release lists it (the definition is stored by hash)."""
+        depends_on = list(self.depends_on)
+        return {"kind": self.kind, "name": self.name, "hash": self.hash, "state": self.state, "depends_on": depends_on}
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any], definition: dict[str, Any]) -> Resource:
+        """The resource :meth:`entry` described, with its definition."""
+        depends_on = tuple(entry.get("depends_on") or ())
+        return cls(entry["kind"], entry["name"], definition, entry["hash"], entry.get("state"), depends_on)
+
 
 def make_resource(
     kind: str, name: str, definition: dict[str, Any], *, state: str | None = None, depends_on: tuple[str, ...] = ()
@@ -109,34 +120,8 @@ class Release:
             "commit": self.commit,
             "dirty": self.dirty,
             "hash": self.hash,
-            "resources": [
-                {
-                    "kind": r.kind,
-                    "name": r.name,
-                    "hash": r.hash,
-                    "state": r.state,
-                    "depends_on": list(r.depends_on),
-                    "definition": r.definition,
-                }
-                for r in self.resources
-            ],
+            "resources": [{**r.entry(), "definition": r.definition} for r in self.resources],
         }
-
-
-def release_from_json(data: dict[str, Any]) -> Release:
-    """The release :meth:`Release.to_json` wrote (as stored by a deploy)."""
-    resources = [
-        Resource(r["kind"], r["name"], r["definition"], r["hash"], r.get("state"), tuple(r.get("depends_on") or ()))
-        for r in data["resources"]
-    ]
-    return Release(
-        data["project"],
-        data["environment"],
-        data.get("commit"),
-        bool(data.get("dirty")),
-        tuple(resources),
-        data["hash"],
-    )
 
 
 def build_release(

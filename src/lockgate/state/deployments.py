@@ -43,10 +43,7 @@ def store_release(conn: Connection, release: Release, *, created_at: datetime) -
             git_commit=release.commit,
             dirty=release.dirty,
             created_at=created_at,
-            resources=[
-                {"kind": r.kind, "name": r.name, "hash": r.hash, "state": r.state, "depends_on": list(r.depends_on)}
-                for r in release.resources
-            ],
+            resources=[resource.entry() for resource in release.resources],
         )
     )
 
@@ -62,10 +59,7 @@ def load_release(conn: Connection, release_hash: str) -> Release:
         raise NotFoundError(f"no release {release_hash[:12]} in the state database")
     entries: list[dict[str, Any]] = list(row["resources"])
     bodies = _definitions(conn, {entry["hash"] for entry in entries})
-    resources = tuple(
-        Resource(e["kind"], e["name"], bodies[e["hash"]], e["hash"], e.get("state"), tuple(e.get("depends_on") or ()))
-        for e in entries
-    )
+    resources = tuple(Resource.from_entry(entry, bodies[entry["hash"]]) for entry in entries)
     return Release(row["project"], row["environment"], row["git_commit"], row["dirty"], resources, row["hash"])
 
 
