@@ -371,10 +371,9 @@ class StateStore:
                     hint=f"deployed there: {', '.join(sorted(known)) or 'none'}; "
                     f"see `lockgate status --env {environment}`",
                 )
-            deployments.set_trigger_states(
-                conn, environment, {name: state}, set_by="operator", actor=actor, at=_utcnow()
-            )
-            return deployments.read_trigger_states(conn, environment)[name]
+            now = _utcnow()
+            deployments.set_trigger_states(conn, environment, {name: state}, set_by="operator", actor=actor, at=now)
+            return TriggerRuntime(name, state, "operator", actor, now)
 
     def approve(self, environment: str, plan_hash: str, *, by: str) -> ApprovalRecord:
         with self._write() as conn:
