@@ -14,6 +14,9 @@ The tree, with the exit code the CLI maps each branch to::
       EngineError                 exit 5: the engine is missing or failed (``transient`` decides retry)
         TableError                a Delta table is missing, corrupt or unreadable
       UserCodeError               exit 1: a notebook or SQL statement raised; keeps activity and cell
+      CheckFailedError            exit 1: a data-quality check of severity `error` failed; carries the results
+      ActivityError               exit 1: an activity failed on purpose (`fail`, a loop's iteration failed)
+      ActivityTimeoutError        exit 1: an activity ran past its `timeout` and was stopped
       RunFailedError              exit 1: a run finished unsuccessfully; carries the resume hint. When every
                                   failed activity failed with one exit code (2, 5...), the run exits with it
       RunCancelledError           exit 130: the user interrupted a run
@@ -21,14 +24,19 @@ The tree, with the exit code the CLI maps each branch to::
 ``AnalysisError`` is a second base of ``SqlError`` and ``TableNotFoundError``: notebooks see it as PySpark's
 ``AnalysisException``, so their ``except AnalysisException`` blocks work on every engine.
 
+``retryable`` says whether an activity's `retry` policy may try again after the error: not for bad input, a
+deliberate failure or a failed check, which fail the same way every time.
+
 Rules: library exceptions are translated at the module that owns the library (``raise ... from exc``);
 messages say what is wrong, ``hint`` says how to fix it; ``location`` names the place when one is known.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,8 @@ class LockgateError(Exception):
     """Root of every error lockgate raises on purpose."""
 
     exit_code = 1
+    retryable = True
+    """Whether trying again may pass (an activity's `retry` applies)."""
 
     def __init__(self, message: str, *, hint: str | None = None, location: SourceLocation | None = None):
         super().__init__(message)
@@ -76,6 +86,7 @@ class LockgateError(Exception):
 
 class UserInputError(LockgateError):
     exit_code = 2
+    retryable = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +156,10 @@ class ConflictError(LockgateError):
     exit_code = 3
 
 
+class RunSlotsFullError(ConflictError):
+    """A pipeline's `concurrency` limit is reached in an environment."""
+
+
 class StateError(LockgateError):
     exit_code = 4
 
@@ -157,6 +172,7 @@ class EngineError(LockgateError):
     ):
         super().__init__(message, hint=hint, location=location)
         self.transient = transient
+        self.retryable = transient
 
 
 class TableError(EngineError):
@@ -180,6 +196,36 @@ class UserCodeError(LockgateError):
         super().__init__(message, hint=hint, location=location)
         self.cell = cell
         self.detail = detail
+
+
+class ActivityError(LockgateError):
+    """An activity failed on purpose: a `fail` activity (with its error code), or a loop whose passes failed."""
+
+    retryable = False
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, location: SourceLocation | None = None, code: str = "Failed"
+    ):
+        super().__init__(message, hint=hint, location=location)
+        self.code = code
+
+
+class ActivityTimeoutError(LockgateError):
+    """An activity ran past its `timeout` and was stopped."""
+
+
+class CheckFailedError(LockgateError):
+    """Data-quality checks of severity `error` failed. ``results`` holds every check's result (passed ones too).
+
+    Not retryable: the same data fails the same checks again.
+    """
+
+    exit_code = 1
+    retryable = False
+
+    def __init__(self, message: str, *, hint: str | None = None, results: Sequence[Any] = ()):
+        super().__init__(message, hint=hint)
+        self.results = tuple(results)
 
 
 class RunFailedError(LockgateError):

@@ -117,10 +117,11 @@ def test_unknown_activity_type(run_cli, write_project: WriteProject) -> None:
     root = write_project({"pipelines/p.yaml": text, "nb/a.py": "print(1)\n"})
     stderr = failed(run_cli("validate", cwd=root), 2)
     assert problems(stderr) == [
-        "pipelines/p.yaml:3:11: unknown activity type 'notebok'; expected one of: notebook, sql "
+        "pipelines/p.yaml:3:11: unknown activity type 'notebok'; expected one of: notebook, sql, copy, lookup, "
+        "get_metadata, check, pipeline, foreach, if, switch, until, set_variable, append_variable, wait, fail, web "
         "(did you mean 'notebook'?)"
     ]
-    assert "hint: change 'type' to one of: notebook, sql" in stderr
+    assert "hint: change 'type' to one of: notebook, sql, copy" in stderr
 
 
 def test_unknown_notebook_suggests_a_project_notebook(run_cli, write_project: WriteProject) -> None:
@@ -257,7 +258,7 @@ def test_missing_required_parameter(run_cli, write_project: WriteProject) -> Non
 def test_parameter_of_the_wrong_type(run_cli, write_project: WriteProject) -> None:
     root = write_project({"pipelines/p.yaml": pipeline("a:nb/a.py", head=PARAMETERS), "nb/a.py": "print(1)\n"})
     stderr = failed(run_cli("run", "p", "-p", "n=abc", cwd=root), 2)
-    assert "pipelines/p.yaml:2:3: parameter 'n': expected an integer, got 'abc'" in stderr
+    assert "pipelines/p.yaml:2:3: parameter 'n' of pipeline 'p': expected an integer, got 'abc'" in stderr
     assert "hint: -p n=VALUE takes int values" in stderr
 
 

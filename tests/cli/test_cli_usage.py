@@ -7,7 +7,7 @@ from pathlib import Path
 
 def test_usage_errors_exit_2_with_typer_message(run_cli, demo_project: Path) -> None:
     missing = run_cli("run", cwd=demo_project)
-    assert missing.exit_code == 2 and "Missing argument" in missing.stderr
+    assert missing.exit_code == 2 and "give a pipeline or notebook to run, or --rerun RUN_ID" in missing.stderr
     bad_choice = run_cli("query", "select 1", "--dialect", "postgres", cwd=demo_project)
     assert bad_choice.exit_code == 2 and "--dialect" in bad_choice.stderr
     assert "Traceback" not in missing.output + bad_choice.output

@@ -28,23 +28,43 @@ def init(
 
 
 def run(
-    target: Annotated[str, typer.Argument(help="A pipeline name, or a notebook path.")],
+    target: Annotated[str | None, typer.Argument(help="A pipeline name, or a notebook path.")] = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", metavar="NAME=VALUE", help="Pipeline parameter, or widget value for a notebook."),
     ] = None,
     env: EnvOption = None,
     engine: Annotated[str | None, typer.Option(help="Engine for this run (default: the environment's).")] = None,
+    rerun: Annotated[
+        str | None,
+        typer.Option(
+            "--rerun",
+            metavar="RUN_ID",
+            help="Run a failed pipeline run again from its failed activities, reusing what succeeded.",
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline or a notebook and record the run."""
     from lockgate.cli.progress import RunProgress
-    from lockgate.services.runner import run_notebook, run_pipeline
+    from lockgate.errors import UserInputError
+    from lockgate.services.runner import rerun_pipeline, run_notebook, run_pipeline
     from lockgate.services.state import open_state
 
+    if (target is None) == (rerun is None):
+        raise UserInputError(
+            "give a pipeline or notebook to run, or --rerun RUN_ID (not both)",
+            hint="e.g. `lockgate run daily` or `lockgate run --rerun 20261125-044512-3f9a2c`",
+        )
+    if rerun is not None and (param or env):
+        raise UserInputError("--rerun reuses the run's parameters and environment; drop -p and --env")
     project = load_project()
     values = parse_assignments(param, option="-p")
     with open_state(project, settings()) as store, RunProgress() as progress:
-        if target in project.pipelines:
+        if rerun is not None:
+            result = rerun_pipeline(
+                project, rerun, store=store, engine=engine, settings=settings(), on_event=progress.handle
+            )
+        elif target in project.pipelines:
             result = run_pipeline(
                 project,
                 target,
@@ -56,6 +76,7 @@ def run(
                 on_event=progress.handle,
             )
         else:
+            assert target is not None
             result = run_notebook(
                 project,
                 _notebook_target(project, target),

@@ -39,12 +39,18 @@ class QueryResult:
 
 @dataclass
 class TableMetrics:
-    """Rows written per table during one activity; filled in by the session as writes happen."""
+    """Rows read and written per table during one activity attempt, filled in as the work happens."""
 
     rows_written: dict[str, int] = field(default_factory=dict)
+    rows_read: dict[str, int] = field(default_factory=dict)
 
     def add(self, table: str, rows: int) -> None:
+        """Count rows written to ``table``."""
         self.rows_written[table] = self.rows_written.get(table, 0) + rows
+
+    def add_read(self, table: str, rows: int) -> None:
+        """Count rows read from ``table`` (or a file path)."""
+        self.rows_read[table] = self.rows_read.get(table, 0) + rows
 
 
 class LazyDataFrame:
@@ -109,7 +115,10 @@ class EngineSession(ABC):
     @abstractmethod
     @contextmanager
     def activity_scope(self, metrics: TableMetrics) -> Iterator[None]:
-        """Make this thread's work count towards ``metrics``; used once per activity."""
+        """Make this thread's work count towards ``metrics``; used once per activity attempt.
+
+        Resources the engine made for the thread during the scope (a DuckDB cursor) are released at its end.
+        """
 
     @abstractmethod
     @contextmanager
@@ -117,8 +126,8 @@ class EngineSession(ABC):
         """Make `import pyspark...` inside notebooks resolve to this engine's API."""
 
     @abstractmethod
-    def interrupt(self) -> None:
-        """Stop the queries running now (from another thread); they raise in their threads."""
+    def interrupt(self, thread: int | None = None) -> None:
+        """Stop the queries running now (from another thread), or only ``thread``'s; they raise there."""
 
     @abstractmethod
     def close(self) -> None:

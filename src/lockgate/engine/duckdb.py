@@ -82,7 +82,8 @@ class DuckDBSession(EngineSession):
         for macro in SPARK_FUNCTION_MACROS:
             self._connection.execute(macro)
         self._local = threading.local()
-        self._cursors: list[Any] = []
+        self._cursors: dict[int, Any] = {}
+        """Each thread's cursor, by thread ident (activities run in threads of their own)."""
         self._lock = threading.RLock()
         self._registered: dict[tuple[str, str], int] = {}
         self._closed = False
@@ -127,8 +128,19 @@ class DuckDBSession(EngineSession):
             cursor = self._connection.cursor()
             self._local.cursor = cursor
             with self._lock:
-                self._cursors.append(cursor)
+                self._cursors[threading.get_ident()] = cursor
         return cursor
+
+    def _release_cursor(self) -> None:
+        """Close this thread's cursor (an activity's thread is done with it)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            return
+        self._local.cursor = None
+        with self._lock:
+            self._cursors.pop(threading.get_ident(), None)
+            if not self._closed:
+                cursor.close()
 
     def execute(self, sql: str, parameters: list[Any] | None = None) -> Any:
         """Run DuckDB SQL on this thread's cursor, translating DuckDB's errors."""
@@ -162,9 +174,12 @@ class DuckDBSession(EngineSession):
         except duckdb.Error as exc:
             raise self._translate(exc, sql) from exc
 
-    def interrupt(self) -> None:
+    def interrupt(self, thread: int | None = None) -> None:
         with self._lock:
-            for cursor in self._cursors:
+            cursors = list(self._cursors.values()) if thread is None else [self._cursors.get(thread)]
+            for cursor in cursors:
+                if cursor is None:
+                    continue
                 try:
                     cursor.interrupt()
                 except duckdb.Error:
@@ -177,7 +192,7 @@ class DuckDBSession(EngineSession):
         if self._spark is not None:
             self._spark.stop()
         with self._lock:
-            for cursor in self._cursors:
+            for cursor in self._cursors.values():
                 cursor.close()
             self._cursors.clear()
         self._connection.close()
@@ -381,11 +396,14 @@ class DuckDBSession(EngineSession):
     @contextmanager
     def activity_scope(self, metrics: TableMetrics) -> Iterator[None]:
         previous = getattr(self._local, "metrics", None)
+        had_cursor = getattr(self._local, "cursor", None) is not None
         self._local.metrics = metrics
         try:
             yield
         finally:
             self._local.metrics = previous
+            if not had_cursor:
+                self._release_cursor()
 
     def record_rows(self, table: str, rows: int) -> None:
         metrics: TableMetrics | None = getattr(self._local, "metrics", None)

@@ -1,93 +1,47 @@
-"""Pipelines (``pipelines/<name>.yaml``): typed parameters and a DAG of activities.
+"""Pipelines (``pipelines/<name>.yaml``): typed parameters and variables, and a DAG of activities.
 
-Pydantic checks each file's shape; :func:`find_pipeline_problems` checks what needs the whole project (unknown
-dependencies, cycles, duplicate names, notebooks and files that do not exist), each at its source position.
+Pydantic checks each file's shape; :func:`find_pipeline_problems` checks what needs the whole pipeline or
+project (names, dependencies, cycles, variables, expressions, files that do not exist), each at its source
+position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from enum import StrEnum
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from lockgate.errors import Problem
+from lockgate.model.activities import (
+    Activity,
+    ActivityBase,
+    ActivityPath,
+    AppendVariableActivity,
+    Condition,
+    Dependency,
+    NotebookActivity,
+    SetVariableActivity,
+    SqlActivity,
+    walk_activities,
+)
+from lockgate.model.expression_refs import find_expression_problems
 from lockgate.model.graph import find_cycle
 from lockgate.model.project import Locate, unknown_name_problem
-from lockgate.model.value import ValueSpec
+from lockgate.model.value import ValueSpec, ValueType
 
 NOTEBOOK_SUFFIXES = (".py", ".sql", ".ipynb")
 
-
-class Condition(StrEnum):
-    """When a dependency lets its dependent run (Azure Data Factory semantics)."""
-
-    succeeded = "succeeded"
-    failed = "failed"
-    skipped = "skipped"
-    completed = "completed"
-
-
-class Dependency(BaseModel):
-    """``{activity: name, conditions: [succeeded]}``; a bare name means ``succeeded``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    activity: str
-    conditions: tuple[Condition, ...] = (Condition.succeeded,)
-
-
-def _dependency_from_name(value: Any) -> Any:
-    return {"activity": value} if isinstance(value, str) else value
-
-
-class _ActivityBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    name: str
-    """Unique within the pipeline; other activities name it in `depends_on`."""
-    description: str | None = None
-    depends_on: Annotated[
-        tuple[
-            Annotated[Dependency, BeforeValidator(_dependency_from_name, json_schema_input_type=str | Dependency)], ...
-        ],
-        BeforeValidator(lambda value: [value] if isinstance(value, str) else value),
-    ] = ()
-    """Activities that must finish first: names, or `{activity, conditions}`."""
-
-
-class NotebookActivity(_ActivityBase):
-    """Runs a notebook (`.py`, `.sql`, `.ipynb`, Databricks source) with widget values."""
-
-    type: Literal["notebook"]
-    notebook: str
-    """Path from the project root; the extension may be left out."""
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    """Widget values; strings may hold `{{ expressions }}`."""
-
-
-class SqlActivity(_ActivityBase):
-    """Runs Spark SQL statements, inline (`sql:`) or from a file (`file:`)."""
-
-    type: Literal["sql"]
-    sql: str | None = None
-    """Statements to run, separated by `;`."""
-    file: str | None = None
-    """A `.sql` file from the project root."""
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    """Values for `${name}` and `:name` references in the SQL."""
-
-    @model_validator(mode="after")
-    def _exactly_one_source(self) -> SqlActivity:
-        if (self.sql is None) == (self.file is None):
-            raise ValueError(
-                "a sql activity needs exactly one of `sql:` (inline) or `file:`\nhint: e.g. `file: sql/gold.sql`"
-            )
-        return self
-
-
-Activity = Annotated[NotebookActivity | SqlActivity, Field(discriminator="type")]
+__all__ = [
+    "NOTEBOOK_SUFFIXES",
+    "Condition",
+    "Dependency",
+    "NotebookActivity",
+    "Pipeline",
+    "SqlActivity",
+    "find_pipeline_problems",
+    "resolve_notebook_path",
+]
 
 
 class Pipeline(BaseModel):
@@ -98,19 +52,30 @@ class Pipeline(BaseModel):
     description: str | None = None
     parameters: dict[str, ValueSpec] = Field(default_factory=dict)
     """Typed parameters; set them with `lockgate run NAME -p key=value`."""
+    variables: dict[str, ValueSpec] = Field(default_factory=dict)
+    """Typed variables activities set (`set_variable`, `append_variable`) and read (`{{ variables.NAME }}`)."""
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    """Values (usually expressions) a successful run returns; a parent's `pipeline` activity outputs them."""
     max_parallel: int = Field(default=4, ge=1, le=64)
-    """How many activities may run at once."""
+    """How many activities of one activity list may run at once."""
+    concurrency: int | None = Field(default=None, ge=1, le=1000)
+    """How many runs of this pipeline may run at once per environment; later runs wait for a slot."""
     activities: tuple[Activity, ...] = Field(min_length=1)
     """The activities, in any order; `depends_on` makes the DAG."""
 
-    def activity(self, name: str) -> NotebookActivity | SqlActivity:
-        for activity in self.activities:
+    def all_activities(self) -> Iterator[tuple[ActivityPath, ActivityBase]]:
+        """Every activity, nested ones included, with its path in the file."""
+        return walk_activities(self.activities)
+
+    def activity(self, name: str) -> ActivityBase:
+        for _, activity in self.all_activities():
             if activity.name == name:
                 return activity
         raise KeyError(name)
 
     @property
     def dependencies(self) -> dict[str, tuple[str, ...]]:
+        """Top-level activity name -> the names it depends on."""
         return {a.name: tuple(d.activity for d in a.depends_on) for a in self.activities}
 
 
@@ -132,67 +97,101 @@ def find_pipeline_problems(
     notebooks: Collection[str],
     file_exists: Callable[[str], bool],
 ) -> list[Problem]:
-    """Problems that need the whole pipeline or project: names, dependencies, cycles, missing files."""
+    """Problems that need the whole pipeline or project: names, dependencies, cycles, variables, expressions."""
     problems: list[Problem] = []
-    names: dict[str, int] = {}
-    for index, activity in enumerate(pipeline.activities):
-        if activity.name in names:
+    first_seen: dict[str, ActivityPath] = {}
+    for path, activity in pipeline.all_activities():
+        if activity.name in first_seen:
             problems.append(
                 Problem(
                     f"duplicate activity name {activity.name!r}",
-                    locate(("activities", index, "name")),
-                    f"the first is activity #{names[activity.name] + 1}; names must be unique",
+                    locate((*path, "name")),
+                    f"the first is at line {locate(first_seen[activity.name]).line}; names must be unique in a "
+                    "pipeline, nested activities included",
                 )
             )
-        names.setdefault(activity.name, index)
-    for index, activity in enumerate(pipeline.activities):
+        first_seen.setdefault(activity.name, path)
+    problems += _scope_problems(pipeline.activities, ("activities",), locate)
+    for path, activity in pipeline.all_activities():
+        for suffix, children in activity.child_scopes():
+            problems += _scope_problems(children, (*path, *suffix), locate)
+        problems += _variable_problems(activity, path, pipeline.variables, locate)
+        problems += _source_problems(activity, path, locate, notebooks, file_exists)
+    problems += find_expression_problems(pipeline, locate)
+    return problems
+
+
+def _scope_problems(activities: tuple[Any, ...], path: ActivityPath, locate: Locate) -> list[Problem]:
+    """Dependencies within one activity list: known siblings, no self-dependency, no cycle."""
+    problems: list[Problem] = []
+    names = {activity.name: index for index, activity in enumerate(activities)}
+    for index, activity in enumerate(activities):
         for dep_index, dependency in enumerate(activity.depends_on):
-            if dependency.activity not in names:
+            where = locate((*path, index, "depends_on", dep_index))
+            if dependency.activity == activity.name:
+                problems.append(Problem(f"activity {activity.name!r} depends on itself", where))
+            elif dependency.activity not in names:
                 problems.append(
                     unknown_name_problem(
-                        "activity", dependency.activity, names, locate(("activities", index, "depends_on", dep_index))
+                        "activity",
+                        dependency.activity,
+                        sorted(n for n in names if n != activity.name),
+                        where,
+                        fix="an activity may only depend on activities of the same list",
                     )
                 )
-            elif dependency.activity == activity.name:
-                problems.append(
-                    Problem(
-                        f"activity {activity.name!r} depends on itself",
-                        locate(("activities", index, "depends_on", dep_index)),
-                    )
-                )
-        problems.extend(_source_problems(activity, index, locate, notebooks, file_exists))
-    cycle = find_cycle({name: deps for name, deps in pipeline.dependencies.items() if name in names})
+    edges = {a.name: tuple(d.activity for d in a.depends_on if d.activity in names) for a in activities}
+    cycle = find_cycle(edges)
     if cycle is not None and len(cycle.path) > 2:
-        first = cycle.path[0]
         problems.append(
             Problem(
                 f"dependency cycle: {cycle}",
-                locate(("activities", names[first], "depends_on")),
+                locate((*path, names[cycle.path[0]], "depends_on")),
                 "remove one of these dependencies",
             )
         )
     return problems
 
 
+def _variable_problems(
+    activity: ActivityBase, path: ActivityPath, variables: Mapping[str, ValueSpec], locate: Locate
+) -> list[Problem]:
+    if not isinstance(activity, SetVariableActivity | AppendVariableActivity):
+        return []
+    where = locate((*path, "variable"))
+    spec = variables.get(activity.variable)
+    if spec is None:
+        return [
+            unknown_name_problem(
+                "variable", activity.variable, sorted(variables), where, fix="declare it under `variables:`"
+            )
+        ]
+    if isinstance(activity, AppendVariableActivity) and spec.type != ValueType.array:
+        return [
+            Problem(
+                f"append_variable needs an array variable; {activity.variable!r} is {spec.type.value}",
+                where,
+                f"declare it as `{activity.variable}: {{type: array}}`, or use set_variable",
+            )
+        ]
+    return []
+
+
 def _source_problems(
-    activity: NotebookActivity | SqlActivity,
-    index: int,
+    activity: ActivityBase,
+    path: ActivityPath,
     locate: Locate,
     notebooks: Collection[str],
     file_exists: Callable[[str], bool],
 ) -> list[Problem]:
     if isinstance(activity, NotebookActivity):
         if resolve_notebook_path(activity.notebook, notebooks) is None:
-            return [
-                unknown_name_problem(
-                    "notebook", activity.notebook, sorted(notebooks), locate(("activities", index, "notebook"))
-                )
-            ]
-    elif activity.file is not None and not file_exists(activity.file):
+            return [unknown_name_problem("notebook", activity.notebook, sorted(notebooks), locate((*path, "notebook")))]
+    elif isinstance(activity, SqlActivity) and activity.file is not None and not file_exists(activity.file):
         return [
             Problem(
                 f"SQL file {activity.file!r} does not exist",
-                locate(("activities", index, "file")),
+                locate((*path, "file")),
                 "paths are relative to the project root",
             )
         ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -66,7 +66,21 @@ class LocalConnection(BaseModel):
     """Folder path, relative to the project root or absolute."""
 
 
-Connection = LocalConnection
+class HttpConnection(BaseModel):
+    """An HTTP service `web` activities call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    type: Literal["http"]
+    base_url: str
+    """`https://api.example.com/v1`; may hold `{{ env.vars... }}` expressions."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Sent with every call; values may be `secret:NAME` references (e.g. an `Authorization` header)."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds to wait for a response."""
+
+
+Connection = Annotated[LocalConnection | HttpConnection, Field(discriminator="type")]
 
 
 class ProjectConfig(BaseModel):

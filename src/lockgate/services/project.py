@@ -1,4 +1,4 @@
-"""Loading a project: the only reader of `lockgate.yaml`, pipeline files and notebooks.
+"""Loading a project: the only reader of `lockgate.yaml`, pipeline files, table declarations and notebooks.
 
 Every problem in every file is collected before anything is raised, so `lockgate validate` shows them all at
 once, in file order, each with its `file:line:col` and a hint.
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lockgate.errors import NotFoundError, Problem, ProjectError, SourceLocation, SqlError
+from lockgate.model.activities import ActivityPath, CheckActivity
+from lockgate.model.checks import Check, TableDeclaration, TablesFile
 from lockgate.model.notebook import Notebook, parse_notebook, resolve_reference
 from lockgate.model.pipeline import (
     NOTEBOOK_SUFFIXES,
@@ -23,6 +25,7 @@ from lockgate.model.pipeline import (
     resolve_notebook_path,
 )
 from lockgate.model.project import ProjectConfig, find_config_problems, unknown_name_problem
+from lockgate.model.suggest import did_you_mean
 from lockgate.model.trigger import FileTrigger, ScheduleTrigger, TriggerFile, WindowTrigger, find_trigger_problems
 from lockgate.model.yamlerrors import validate_document
 from lockgate.model.yamlsource import YamlDocument, parse_yaml
@@ -30,6 +33,8 @@ from lockgate.model.yamlsource import YamlDocument, parse_yaml
 PROJECT_FILE = "lockgate.yaml"
 PIPELINE_DIR = "pipelines"
 TRIGGER_DIR = "triggers"
+TABLE_DIR = "tables"
+_TABLE_NAME = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
 _SKIPPED_DIRS = {"node_modules", "venv", "site-packages"}
 _SQL_PARAMETER = re.compile(r"\$\{\s*[A-Za-z_][\w.]*\s*\}")
 _PARAMETER_STAND_IN = "lockgate_parameter"
@@ -56,6 +61,16 @@ class TriggerSource:
     document: YamlDocument
 
 
+@dataclass(frozen=True, slots=True)
+class TableSource:
+    """A table declared in `tables/*.yaml` (`schema.table` as written) with the document it came from."""
+
+    name: str
+    file: str
+    declaration: TableDeclaration
+    document: YamlDocument
+
+
 @dataclass(frozen=True)
 class Project:
     """A loaded, structurally valid project."""
@@ -67,6 +82,8 @@ class Project:
     """Project-relative paths (POSIX) of every notebook-like file."""
     triggers: dict[str, TriggerSource] = field(default_factory=dict)
     """Triggers by name (the file's stem); deploys start and stop them per environment."""
+    tables: dict[str, TableSource] = field(default_factory=dict)
+    """Declared tables by lower-case `schema.table`; look one up with :meth:`declared_table`."""
     _notebook_cache: dict[str, Notebook] = field(default_factory=dict, repr=False, compare=False)
 
     def pipeline(self, name: str) -> PipelineSource:
@@ -76,6 +93,10 @@ class Project:
             "pipeline", name, sorted(self.pipelines), None, fix=f"add {PIPELINE_DIR}/{name}.yaml"
         )
         raise NotFoundError(problem.message, hint=problem.hint)
+
+    def declared_table(self, table: str) -> TableSource | None:
+        """The declaration of ``table`` as a query names it (any case; a catalog and backticks are ignored)."""
+        return self.tables.get(table_key(table))
 
     def notebook_path(self, reference: str) -> str:
         path = resolve_notebook_path(reference, self.notebooks)
@@ -87,8 +108,13 @@ class Project:
     def pipeline_files(self, pipeline: Pipeline) -> list[str]:
         """The project files (notebooks, SQL files) a pipeline runs, as project-relative paths."""
         used: list[str] = []
-        for activity in pipeline.activities:
-            reference = activity.notebook if isinstance(activity, NotebookActivity) else activity.file
+        for _, activity in pipeline.all_activities():
+            if isinstance(activity, NotebookActivity):
+                reference: str | None = activity.notebook
+            elif isinstance(activity, SqlActivity):
+                reference = activity.file
+            else:
+                continue
             path = resolve_notebook_path(reference, self.notebooks) if reference else None
             if path is not None and path not in used:
                 used.append(path)
@@ -119,7 +145,7 @@ def is_project_source(path: str) -> bool:
         return False
     if path == PROJECT_FILE:
         return True
-    if len(parts) == 2 and parts[0] in (PIPELINE_DIR, TRIGGER_DIR) and parts[1].endswith((".yaml", ".yml")):
+    if len(parts) == 2 and parts[0] in (PIPELINE_DIR, TRIGGER_DIR, TABLE_DIR) and parts[1].endswith((".yaml", ".yml")):
         return True
     return path.endswith(NOTEBOOK_SUFFIXES)
 
@@ -147,6 +173,7 @@ def load_project(start: Path | None = None) -> Project:
         pipelines=loaded.pipelines,
         notebooks=loaded.notebooks,
         triggers=loaded.triggers,
+        tables=loaded.tables,
     )
 
 
@@ -165,6 +192,7 @@ def validate_project(start: Path | None = None) -> tuple[Project | None, list[Pr
         pipelines=loaded.pipelines,
         notebooks=loaded.notebooks,
         triggers=loaded.triggers,
+        tables=loaded.tables,
     )
     problems = loaded.problems + check_sources(project)
     return (project if loaded.config is not None else None), problems
@@ -178,6 +206,7 @@ class _Loaded:
     """Only the pipeline files without problems."""
     notebooks: frozenset[str]
     triggers: dict[str, TriggerSource]
+    tables: dict[str, TableSource]
     problems: list[Problem]
 
 
@@ -199,7 +228,9 @@ def _load(start: Path | None) -> _Loaded:
     pipelines, pipeline_problems = _load_pipelines(root, notebooks)
     pipeline_names = {file.stem for file in _yaml_files(root / PIPELINE_DIR)}
     triggers, trigger_problems = _load_triggers(root, pipeline_names, config)
-    return _Loaded(root, config, pipelines, notebooks, triggers, problems + pipeline_problems + trigger_problems)
+    tables, table_problems = _load_tables(root)
+    problems += pipeline_problems + trigger_problems + table_problems + _check_activity_problems(pipelines, tables)
+    return _Loaded(root, config, pipelines, notebooks, triggers, tables, problems)
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -243,6 +274,77 @@ def _load_triggers(
     return triggers, problems
 
 
+def _load_tables(root: Path) -> tuple[dict[str, TableSource], list[Problem]]:
+    problems: list[Problem] = []
+    tables: dict[str, TableSource] = {}
+    for _, document in _documents(root / TABLE_DIR, root, problems):
+        parsed, file_problems = validate_document(document, TablesFile)
+        for name, declaration in parsed.tables.items() if parsed is not None else ():
+            where = document.locate(("tables", name))
+            if not _TABLE_NAME.match(name):
+                hint = "declare a table by its schema and name, as queries write it: silver.orders"
+                file_problems.append(Problem(f"table name {name!r} is not schema.table", where, hint))
+            elif table_key(name) in tables:
+                other = tables[table_key(name)].file
+                file_problems.append(Problem(f"table {name!r} is declared twice", where, f"keep one: see {other}"))
+            else:
+                tables[table_key(name)] = TableSource(name, document.file, declaration, document)
+                file_problems += _check_column_problems(
+                    declaration.checks, declaration, name, document, ("tables", name, "checks")
+                )
+        problems += _in_file_order(file_problems)
+    return tables, problems
+
+
+def _check_activity_problems(pipelines: dict[str, PipelineSource], tables: dict[str, TableSource]) -> list[Problem]:
+    """Checks of `check` activities naming columns their (declared) table does not list."""
+    problems: list[Problem] = []
+    for source in pipelines.values():
+        found: list[Problem] = []
+        for path, activity in source.pipeline.all_activities():
+            declared = tables.get(table_key(activity.table)) if isinstance(activity, CheckActivity) else None
+            if isinstance(activity, CheckActivity) and declared is not None:
+                found += _check_column_problems(
+                    activity.checks, declared.declaration, declared.name, source.document, (*path, "checks")
+                )
+        problems += _in_file_order(found)
+    return problems
+
+
+def _check_column_problems(
+    checks: tuple[Check, ...], declaration: TableDeclaration, table: str, document: YamlDocument, path: ActivityPath
+) -> list[Problem]:
+    """Columns named by ``checks`` that the table's declared `columns` do not list (none when it lists none)."""
+    columns = list(declaration.columns)
+    known = {column.lower() for column in columns}
+    problems: list[Problem] = []
+    for index, check in enumerate(checks if known else ()):
+        for position, column in enumerate(check.columns_used()):
+            if column.lower() in known:
+                continue
+            suggestion = did_you_mean(column, columns)
+            hint = (f"did you mean {suggestion!r}? " if suggestion else "") + (
+                f"{table} declares {', '.join(columns)}; add the column under `columns:` if it is new"
+            )
+            where = _locate_column(document, (*path, index), check.type, position)
+            problems.append(Problem(f"check {check.label!r}: {table} has no column {column!r}", where, hint))
+    return problems
+
+
+def _locate_column(document: YamlDocument, path: ActivityPath, kind: str, position: int) -> SourceLocation:
+    """Where a check names its ``position``-th column, written in full (`columns: [a]`) or short (`not_null: [a]`)."""
+    for candidate in (("columns", position), (kind, position), ("column",), (kind, "column"), (kind,)):
+        if document.has((*path, *candidate)):
+            return document.locate_value((*path, *candidate))
+    return document.locate(path)
+
+
+def table_key(table: str) -> str:
+    """`schema.table` in lower case, for a table as a query names it (`Main.Silver.Orders`, `` `s`.`t` ``)."""
+    parts = [part.strip().strip("`").lower() for part in table.split(".")]
+    return ".".join(parts[-2:])
+
+
 def _documents(folder: Path, root: Path, problems: list[Problem]) -> Iterable[tuple[Path, YamlDocument]]:
     """Each YAML file of ``folder`` parsed; files that do not parse add their problems and are skipped."""
     for file in _yaml_files(folder):
@@ -262,17 +364,17 @@ def check_sources(project: Project, pipelines: Iterable[PipelineSource] | None =
     problems: list[Problem] = []
     seen: set[str] = set()
     for source in pipelines if pipelines is not None else project.pipelines.values():
-        for index, activity in enumerate(source.pipeline.activities):
+        for path, activity in source.pipeline.all_activities():
             if isinstance(activity, NotebookActivity):
                 problems += _notebook_problems(project, activity.notebook, seen)
             elif isinstance(activity, SqlActivity):
-                text, file, line = sql_activity_text(project.root, activity, source.document, index)
+                text, file, line = sql_activity_text(project.root, activity, source.document, path)
                 problems += _sql_problems(text, file=file, line=line)
     return problems
 
 
 def sql_activity_text(
-    root: Path, activity: SqlActivity, document: YamlDocument | None, index: int
+    root: Path, activity: SqlActivity, document: YamlDocument | None, path: ActivityPath
 ) -> tuple[str, str, int]:
     """A `sql` activity's SQL, the file it is written in and the line where it starts there."""
     if activity.file is not None:
@@ -280,8 +382,8 @@ def sql_activity_text(
     text = str(activity.sql)
     if document is None:
         return text, "<sql>", 1
-    key = document.locate(("activities", index, "sql"))
-    value = document.locate_value(("activities", index, "sql"))
+    key = document.locate((*path, "sql"))
+    value = document.locate_value((*path, "sql"))
     # A `sql: |` block starts on the line after its key; an inline string on the key's own line.
     line = (key.line or 1) + 1 if value.line == key.line and "\n" in text.strip() else (value.line or 1)
     return text, document.file, line

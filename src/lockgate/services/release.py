@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lockgate.errors import ConflictError
+from lockgate.model.activities import ExecutePipelineActivity
 from lockgate.model.project import EnvironmentContext, resolve_environment
 from lockgate.model.release import Release, Resource, build_release, make_resource
 from lockgate.model.trigger import FileTrigger
 from lockgate.services import git
-from lockgate.services.project import Project, find_project_root, is_project_source, load_project
+from lockgate.services.project import PipelineSource, Project, find_project_root, is_project_source, load_project
 
 
 def build_project_release(
@@ -78,9 +79,13 @@ def _resources(project: Project, env: EnvironmentContext) -> list[Resource]:
         for name, connection in project.config.connections.items()
     ]
     for name, source in project.pipelines.items():
-        used = sorted({f"notebook/{path}" for path in project.pipeline_files(source.pipeline)})
+        used = sorted(
+            {f"notebook/{path}" for path in project.pipeline_files(source.pipeline)} | _pipeline_references(source)
+        )
         resources.append(
-            make_resource("pipeline", name, source.pipeline.model_dump(mode="json"), depends_on=tuple(used))
+            make_resource(
+                "pipeline", name, source.pipeline.model_dump(mode="json", exclude_defaults=True), depends_on=tuple(used)
+            )
         )
     resources += [
         make_resource("notebook", path, {"path": path, "source": project.read_source(path)})
@@ -95,3 +100,16 @@ def _resources(project: Project, env: EnvironmentContext) -> list[Resource]:
             depends_on.append(f"connection/{trigger.connection}")
         resources.append(make_resource("trigger", name, definition, state=state, depends_on=tuple(depends_on)))
     return resources
+
+
+def _pipeline_references(source: PipelineSource) -> set[str]:
+    """Keys of the child pipelines and connections a pipeline's activities use."""
+    keys: set[str] = set()
+    for _, activity in source.pipeline.all_activities():
+        if isinstance(activity, ExecutePipelineActivity):
+            keys.add(f"pipeline/{activity.pipeline}")
+        for part in (activity, getattr(activity, "source", None), getattr(activity, "sink", None)):
+            connection = getattr(part, "connection", None)
+            if isinstance(connection, str):
+                keys.add(f"connection/{connection}")
+    return keys

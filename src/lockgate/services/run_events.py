@@ -15,6 +15,8 @@ from lockgate.state import ActivityStatus, RunStatus
 
 @dataclass(frozen=True, slots=True)
 class ActivityOutcome:
+    """How an activity ended (its last attempt)."""
+
     name: str
     activity_type: str
     status: ActivityStatus
@@ -22,6 +24,10 @@ class ActivityOutcome:
     output: Any = None
     error: LockgateError | None = None
     rows_written: dict[str, int] = field(default_factory=dict)
+    rows_read: dict[str, int] = field(default_factory=dict)
+    attempts: int = 1
+    reused: bool = False
+    """Taken over from an earlier run by `lockgate run --rerun`, not run again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +38,11 @@ class RunResult:
     engine: str
     status: RunStatus
     activities: tuple[ActivityOutcome, ...]
+    """The pipeline's top-level activities (nested ones are in the run record)."""
     seconds: float
+    output: Any = None
+    """The pipeline's `outputs`, rendered when the run succeeded."""
+    error: str | None = None
 
     @property
     def failures(self) -> list[ActivityOutcome]:
@@ -55,14 +65,40 @@ class EngineReady:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitingForSlot:
+    """The pipeline's `concurrency` runs are running; this run waits for one to end."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ActivityStarted:
     name: str
+    key: str = ""
+    """Unique in the run: the name, under its containers for nested ones (`loop[2]/load`)."""
+    depth: int = 0
+    attempt: int = 1
+    run_id: str = ""
+    activity_type: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRetrying:
+    key: str
+    attempt: int
+    """The attempt that failed."""
+    delay: float
+    error: LockgateError
 
 
 @dataclass(frozen=True, slots=True)
 class ActivityFinished:
     outcome: ActivityOutcome
+    key: str = ""
+    depth: int = 0
+    run_id: str = ""
 
 
-RunEvent = RunStarted | EngineReady | ActivityStarted | ActivityFinished
+RunEvent = RunStarted | EngineReady | WaitingForSlot | ActivityStarted | ActivityRetrying | ActivityFinished
 EventSink = Callable[[RunEvent], None]

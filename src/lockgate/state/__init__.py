@@ -23,13 +23,13 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from lockgate.errors import NotFoundError
+from lockgate.errors import NotFoundError, RunSlotsFullError
 from lockgate.model.plan import DeployedState, TriggerRuntime, TriggerState
 from lockgate.model.release import Release
 from lockgate.state import deployments, runs
 from lockgate.state.database import Database, open_database
 from lockgate.state.deploy_transaction import DeployTransaction
-from lockgate.state.locking import locked_transaction
+from lockgate.state.locking import locked_transaction, serialize_on
 from lockgate.state.migration import upgrade_schema
 from lockgate.state.records import (
     ActivityRunRecord,
@@ -133,13 +133,32 @@ class StateStore:
         trigger: str = "manual",
         git_commit: str | None = None,
         process: str | None = None,
+        parent_run_id: str | None = None,
+        rerun_of: str | None = None,
+        max_running: int | None = None,
     ) -> RunRecord:
         """Record that a run of a pipeline or notebook (``target_kind``) starts now, as ``running``.
 
+        Args:
+            max_running: Start it only if fewer runs of ``pipeline`` than this run in ``environment`` now
+                (checked and inserted in one locked transaction).
+
         Returns:
             The new run, with a fresh time-sortable id such as ``20261125-044512-3f9a2c``.
+
+        Raises:
+            RunSlotsFullError: ``max_running`` runs are running already.
         """
         with self._write() as conn:
+            if max_running is not None:
+                serialize_on(conn, self._database, f"run-slots/{environment}/{pipeline}")
+                running = runs.count_running(conn, pipeline=pipeline, environment=environment)
+                if running >= max_running:
+                    raise RunSlotsFullError(
+                        f"{pipeline!r} has {running} runs running in {environment!r} "
+                        f"(its concurrency is {max_running})",
+                        hint="wait for one to finish, or raise the pipeline's `concurrency:`",
+                    )
             return runs.create_run(
                 conn,
                 pipeline=pipeline,
@@ -151,6 +170,8 @@ class StateStore:
                 git_commit=git_commit,
                 started_at=_utcnow(),
                 process=process,
+                parent_run_id=parent_run_id,
+                rerun_of=rerun_of,
             )
 
     def finish_run(self, run_id: str, *, status: RunStatus, error: str | None = None, output: Any = None) -> RunRecord:
@@ -216,6 +237,8 @@ class StateStore:
         activity_type: str,
         parameters: Mapping[str, Any],
         attempt: int = 1,
+        parent_id: int | None = None,
+        iteration: str | None = None,
     ) -> ActivityRunRecord:
         """Record that an attempt at an activity of a run starts now, as ``running``.
 
@@ -231,6 +254,8 @@ class StateStore:
                 parameters=parameters,
                 attempt=attempt,
                 started_at=_utcnow(),
+                parent_id=parent_id,
+                iteration=iteration,
             )
 
     def finish_activity(
@@ -242,6 +267,7 @@ class StateStore:
         error: str | None = None,
         log: str = "",
         metrics: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> ActivityRunRecord:
         """Record an activity run's end now, with its output, error, captured log and metrics.
 
@@ -258,6 +284,7 @@ class StateStore:
                 log=log,
                 metrics=metrics,
                 finished_at=_utcnow(),
+                parameters=parameters,
             )
 
     def record_skipped_activity(
@@ -268,10 +295,15 @@ class StateStore:
         activity_type: str,
         status: ActivityStatus = ActivityStatus.skipped,
         reason: str | None = None,
+        parent_id: int | None = None,
+        iteration: str | None = None,
+        output: Any = None,
+        attempt: int = 0,
     ) -> ActivityRunRecord:
-        """Record an activity that finished without running (skipped, or cancelled before it started).
+        """Record an activity that finished without running (skipped, cancelled before it started, or reused).
 
-        The record has attempt 0, empty parameters, and ``reason`` as its ``error``.
+        The record has empty parameters and ``reason`` as its ``error``; a reused one (``lockgate run
+        --rerun``) keeps the earlier run's ``output``.
 
         Raises:
             NotFoundError: No run has exactly this id.
@@ -285,6 +317,10 @@ class StateStore:
                 status=ActivityStatus(status),
                 reason=reason,
                 at=_utcnow(),
+                parent_id=parent_id,
+                iteration=iteration,
+                output=output,
+                attempt=attempt,
             )
 
     def list_activity_runs(self, run_id: str) -> list[ActivityRunRecord]:
@@ -295,6 +331,23 @@ class StateStore:
         """
         with self._read() as conn:
             return runs.list_activity_runs(conn, run_id)
+
+    def list_child_runs(self, run_id: str) -> list[RunRecord]:
+        """The runs a run's `pipeline` activities started, oldest first."""
+        with self._read() as conn:
+            return runs.list_child_runs(conn, run_id)
+
+    # -- watermarks ------------------------------------------------------------------------------------------
+
+    def get_watermark(self, environment: str, key: str) -> Any:
+        """The watermark stored under ``key`` for ``environment`` (None: none yet, copy everything)."""
+        with self._read() as conn:
+            return runs.get_watermark(conn, environment=environment, key=key)
+
+    def set_watermark(self, environment: str, key: str, value: Any, *, run_id: str | None = None) -> None:
+        """Store a watermark; the next incremental copy starts above it."""
+        with self._write() as conn:
+            runs.set_watermark(conn, environment=environment, key=key, value=value, run_id=run_id, at=_utcnow())
 
     # -- deploys ---------------------------------------------------------------------------------------------
 

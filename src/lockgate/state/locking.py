@@ -32,6 +32,7 @@ from lockgate.state.processes import current_process, is_dead_process
 
 POLL_SECONDS = 0.1
 _PG_NAMESPACE = 0x6C67  # "lg": the first half of the advisory lock key; the environment's CRC is the second
+_PG_SLOTS = 0x6C73  # "ls": namespace of serialize_on's keys
 
 
 @contextmanager
@@ -80,6 +81,17 @@ def _postgresql_lock(
             time.sleep(POLL_SECONDS)
         conn.execute(sa.text("SELECT set_config('application_name', :name, true)"), {"name": holder[:63]})
         yield conn
+
+
+def serialize_on(conn: Connection, database: Database, name: str) -> None:
+    """Make write transactions that call this with the same ``name`` run one after another.
+
+    SQLite write transactions are serial already (``BEGIN IMMEDIATE``); PostgreSQL takes a transaction-scoped
+    advisory lock, so a read-then-insert (such as counting a pipeline's running runs) cannot interleave.
+    """
+    if database.is_postgresql:
+        key = zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:namespace, :key)"), {"namespace": _PG_SLOTS, "key": key})
 
 
 def _postgresql_holder(conn: Connection, params: dict[str, int]) -> str | None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration's revision; a test keeps it equal to the Alembic tree's head. Opening a database that is
 already at this revision needs no Alembic at all, which keeps every command's start-up fast."""
 NEWER_HINT = "upgrade lockgate (pip install -U lockgate) or point LOCKGATE_STATE_URL at another database"

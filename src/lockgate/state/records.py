@@ -67,6 +67,10 @@ class RunRecord:
     git_commit: str | None
     process: str | None = None
     """The process running it (``host:pid:start``), so a run whose process died can be told from a live one."""
+    parent_run_id: str | None = None
+    """For a child pipeline's run: the run whose `pipeline` activity started it."""
+    rerun_of: str | None = None
+    """For ``lockgate run --rerun``: the run whose succeeded activities this one reused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,10 @@ class ActivityRunRecord:
     """Why the activity failed, or the reason it was skipped."""
     log: str
     metrics: dict[str, Any]
+    parent_id: int | None = None
+    """The container activity run (foreach, if, switch, until) this one ran inside."""
+    iteration: str | None = None
+    """Which pass of the container: the foreach item index, the if branch, the switch case, the until pass."""
 
 
 class DeploymentStatus(StrEnum):

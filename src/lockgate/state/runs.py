@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Row
 
 from lockgate.errors import NotFoundError, StateError
 from lockgate.state.records import ActivityRunRecord, ActivityStatus, RunRecord, RunStatus
-from lockgate.state.schema import activity_runs, runs
+from lockgate.state.schema import activity_runs, runs, watermarks
 
 RUNS_HINT = "see `lockgate runs` for recent run ids"
 INTERRUPTED = "interrupted"
@@ -80,6 +80,8 @@ def create_run(
     git_commit: str | None,
     started_at: datetime,
     process: str | None = None,
+    parent_run_id: str | None = None,
+    rerun_of: str | None = None,
 ) -> RunRecord:
     """Insert a ``running`` run with a fresh id and return it."""
     run_id = new_run_id(started_at)
@@ -100,6 +102,8 @@ def create_run(
         output=None,
         git_commit=git_commit,
         process=process,
+        parent_run_id=parent_run_id,
+        rerun_of=rerun_of,
     )
     conn.execute(runs.insert().values(_run_values(record)))
     return record
@@ -166,7 +170,9 @@ def list_runs(
     if limit < 1:
         return []
     query = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
-    if pipeline is not None:
+    if pipeline is None:
+        query = query.where(runs.c.parent_run_id.is_(None))  # child runs show under their parent
+    else:
         query = query.where(runs.c.pipeline == pipeline)
     if environment is not None:
         query = query.where(runs.c.environment == environment)
@@ -241,6 +247,8 @@ def _run_values(record: RunRecord) -> dict[str, Any]:
         "output": record.output,
         "git_commit": record.git_commit,
         "process": record.process,
+        "parent_run_id": record.parent_run_id,
+        "rerun_of": record.rerun_of,
     }
 
 
@@ -260,7 +268,23 @@ def _run_from_row(row: Row[Any]) -> RunRecord:
         output=row.output,
         git_commit=row.git_commit,
         process=row.process,
+        parent_run_id=row.parent_run_id,
+        rerun_of=row.rerun_of,
     )
+
+
+def count_running(conn: Connection, *, pipeline: str, environment: str) -> int:
+    """How many runs of ``pipeline`` in ``environment`` are ``running``."""
+    query = sa.select(sa.func.count()).where(
+        runs.c.pipeline == pipeline, runs.c.environment == environment, runs.c.status == str(RunStatus.running)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def list_child_runs(conn: Connection, run_id: str) -> list[RunRecord]:
+    """Runs a run's `pipeline` activities started, oldest first."""
+    query = sa.select(runs).where(runs.c.parent_run_id == run_id).order_by(runs.c.started_at, runs.c.id)
+    return [_run_from_row(row) for row in conn.execute(query)]
 
 
 def _require_run(conn: Connection, run_id: str) -> None:
@@ -287,6 +311,8 @@ def start_activity(
     parameters: Mapping[str, Any],
     attempt: int,
     started_at: datetime,
+    parent_id: int | None = None,
+    iteration: str | None = None,
 ) -> ActivityRunRecord:
     """Insert a ``running`` activity run and return it.
 
@@ -304,6 +330,8 @@ def start_activity(
         finished_at=None,
         parameters=parameters,
         error=None,
+        parent_id=parent_id,
+        iteration=iteration,
     )
 
 
@@ -316,8 +344,14 @@ def record_finished_activity(
     status: ActivityStatus,
     reason: str | None,
     at: datetime,
+    parent_id: int | None = None,
+    iteration: str | None = None,
+    output: Any = None,
+    attempt: int = 0,
 ) -> ActivityRunRecord:
-    """Insert an activity run that ended without running (skipped or cancelled): attempt 0, error ``reason``.
+    """Insert an activity run that ended without running (skipped, cancelled, or reused by a rerun).
+
+    Skipped and cancelled ones have attempt 0 and ``reason`` as their error; a reused one keeps its output.
 
     Raises:
         NotFoundError: No run has id ``run_id``.
@@ -328,11 +362,14 @@ def record_finished_activity(
         activity=activity,
         activity_type=activity_type,
         status=status,
-        attempt=0,
+        attempt=attempt,
         started_at=at,
         finished_at=at,
         parameters={},
         error=reason,
+        parent_id=parent_id,
+        iteration=iteration,
+        output=output,
     )
 
 
@@ -346,8 +383,9 @@ def finish_activity(
     log: str,
     metrics: Mapping[str, Any] | None,
     finished_at: datetime,
+    parameters: Mapping[str, Any] | None = None,
 ) -> ActivityRunRecord:
-    """Set an activity run's final status, output, error, log and metrics.
+    """Set an activity run's final status, output, error, log and metrics (and its resolved inputs, if given).
 
     Raises:
         NotFoundError: No activity run has id ``activity_run_id``.
@@ -360,6 +398,8 @@ def finish_activity(
         "metrics": to_json_value(dict(metrics or {})),
         "finished_at": finished_at,
     }
+    if parameters is not None:
+        values["parameters"] = to_json_value(dict(parameters))
     result = conn.execute(activity_runs.update().where(activity_runs.c.id == activity_run_id).values(values))
     if result.rowcount == 0:
         raise NotFoundError(f"no activity run with id {activity_run_id}", hint=RUNS_HINT)
@@ -394,6 +434,9 @@ def _insert_activity_run(
     finished_at: datetime | None,
     parameters: Mapping[str, Any],
     error: str | None,
+    parent_id: int | None = None,
+    iteration: str | None = None,
+    output: Any = None,
 ) -> ActivityRunRecord:
     _require_run(conn, run_id)
     values: dict[str, Any] = {
@@ -405,10 +448,12 @@ def _insert_activity_run(
         "started_at": started_at,
         "finished_at": finished_at,
         "parameters": to_json_value(dict(parameters)),
-        "output": None,
+        "output": to_json_value(output),
         "error": error,
         "log": "",
         "metrics": {},
+        "parent_id": parent_id,
+        "iteration": iteration,
     }
     primary_key = conn.execute(activity_runs.insert().values(values)).inserted_primary_key
     if primary_key is None:
@@ -423,10 +468,12 @@ def _insert_activity_run(
         started_at=started_at,
         finished_at=finished_at,
         parameters=values["parameters"],
-        output=None,
+        output=values["output"],
         error=error,
         log="",
         metrics={},
+        parent_id=parent_id,
+        iteration=iteration,
     )
 
 
@@ -445,4 +492,27 @@ def _activity_run_from_row(row: Row[Any]) -> ActivityRunRecord:
         error=row.error,
         log=row.log,
         metrics=row.metrics,
+        parent_id=row.parent_id,
+        iteration=row.iteration,
     )
+
+
+# -- watermarks ----------------------------------------------------------------------------------------------
+
+
+def get_watermark(conn: Connection, *, environment: str, key: str) -> Any:
+    """The stored watermark value, or None when there is none yet."""
+    row = conn.execute(
+        sa.select(watermarks.c.value).where(watermarks.c.environment == environment, watermarks.c.key == key)
+    ).first()
+    return None if row is None else row.value
+
+
+def set_watermark(
+    conn: Connection, *, environment: str, key: str, value: Any, run_id: str | None, at: datetime
+) -> None:
+    """Store (insert or replace) a watermark."""
+    where = (watermarks.c.environment == environment) & (watermarks.c.key == key)
+    values = {"value": to_json_value(value), "run_id": run_id, "updated_at": at}
+    if conn.execute(watermarks.update().where(where).values(values)).rowcount == 0:
+        conn.execute(watermarks.insert().values(environment=environment, key=key, **values))

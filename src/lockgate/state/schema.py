@@ -90,10 +90,13 @@ runs = sa.Table(
     sa.Column("output", _json(), nullable=True),
     sa.Column("git_commit", sa.String(64), nullable=True),
     sa.Column("process", sa.String(255), nullable=True),
+    sa.Column("parent_run_id", sa.String(32), nullable=True),
+    sa.Column("rerun_of", sa.String(32), nullable=True),
     sa.Index(None, "started_at"),
     sa.Index(None, "pipeline", "started_at"),
     sa.Index(None, "environment", "started_at"),
     sa.Index(None, "status"),
+    sa.Index(None, "parent_run_id"),
 )
 
 activity_runs = sa.Table(
@@ -112,7 +115,19 @@ activity_runs = sa.Table(
     sa.Column("error", FreeText(), nullable=True),
     sa.Column("log", FreeText(), nullable=False),
     sa.Column("metrics", _json(), nullable=False),
+    sa.Column("parent_id", sa.Integer(), nullable=True),
+    sa.Column("iteration", sa.String(255), nullable=True),
     sa.Index(None, "run_id", "started_at"),
+)
+
+watermarks = sa.Table(
+    "watermarks",
+    metadata,
+    sa.Column("environment", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("value", _json(), nullable=True),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 # -- deploys ---------------------------------------------------------------------------------------------------

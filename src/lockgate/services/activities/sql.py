@@ -20,7 +20,7 @@ def run_sql_activity(activity: SqlActivity, context: ActivityContext) -> dict[st
         name: render_widget_value(context.render(value, "parameters", name))
         for name, value in activity.parameters.items()
     }
-    text, file, line = sql_activity_text(context.project.root, activity, context.document, context.index)
+    text, file, line = sql_activity_text(context.project.root, activity, context.document, context.path)
     result = context.session.sql(substitute_parameters(text, values), file=file, line=line)
     if not isinstance(result, LazyDataFrame) or result.is_write_result:
         return {}
