@@ -204,10 +204,18 @@ class ActivityError(LockgateError):
     retryable = False
 
     def __init__(
-        self, message: str, *, hint: str | None = None, location: SourceLocation | None = None, code: str = "Failed"
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        location: SourceLocation | None = None,
+        code: str = "Failed",
+        output: object = None,
     ):
         super().__init__(message, hint=hint, location=location)
         self.code = code
+        self.output = output
+        """What the activity still outputs (a child run's id, a loop's counts), recorded with the failure."""
 
 
 class ActivityTimeoutError(LockgateError):

@@ -13,7 +13,15 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from lockgate.cli.render import plural
-from lockgate.services.run_events import ActivityFinished, ActivityStarted, EngineReady, RunEvent, RunStarted
+from lockgate.services.run_events import (
+    ActivityFinished,
+    ActivityRetrying,
+    ActivityStarted,
+    EngineReady,
+    RunEvent,
+    RunStarted,
+    WaitingForSlot,
+)
 
 _SYMBOL = {"succeeded": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]", "cancelled": "[magenta]![/]"}
 
@@ -51,11 +59,19 @@ class RunProgress:
             )
         elif isinstance(event, EngineReady):
             self._say(f"{event.engine} ready in {event.seconds:.2f}s")
+        elif isinstance(event, WaitingForSlot):
+            self._say(f"waiting: {event.message}")
         elif isinstance(event, ActivityStarted):
+            label = _indent(event.depth) + event.key + (f" (attempt {event.attempt})" if event.attempt > 1 else "")
             if self._live:
-                self._tasks[event.name] = self._progress.add_task(event.name, total=1)
+                self._tasks[event.key] = self._progress.add_task(label, total=1)
             else:
-                self.console.print(f"  started {event.name}")
+                self.console.print(f"  started {label}")
+        elif isinstance(event, ActivityRetrying):
+            first_line = str(event.error).splitlines()[0]
+            self._say(
+                f"  [yellow]↻[/] {event.key} attempt {event.attempt} failed ({first_line}); retry in {event.delay:g}s"
+            )
         elif isinstance(event, ActivityFinished):
             self._finished(event)
 
@@ -64,8 +80,8 @@ class RunProgress:
         status = outcome.status.value
         rows = sum(outcome.rows_written.values())
         detail = f" ({plural(rows, 'row')} written)" if rows else ""
-        text = f"{_SYMBOL.get(status, '?')} {outcome.name} {status}{detail}"
-        task = self._tasks.get(outcome.name)
+        text = f"{_indent(event.depth)}{_SYMBOL.get(status, '?')} {event.key or outcome.name} {status}{detail}"
+        task = self._tasks.get(event.key)
         if task is not None:
             self._progress.update(task, description=text, completed=1)
         elif self._live:
@@ -78,3 +94,7 @@ class RunProgress:
             self._progress.console.print(text)
         else:
             self.console.print(text)
+
+
+def _indent(depth: int) -> str:
+    return "  " * depth

@@ -10,7 +10,7 @@ import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from lockgate.services.project import Project
     from lockgate.services.run_events import RunResult
     from lockgate.services.scaffold import ScaffoldResult
-    from lockgate.state import ActivityRunRecord, RunRecord
+    from lockgate.state import RunRecord
 
 # Piped output (CI logs, `| grep`) gets wide tables instead of wrapped cells.
 _out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -194,40 +194,6 @@ def runs(records: list[RunRecord]) -> None:
     _out.print(table)
 
 
-def run_detail(run: RunRecord, activities: list[ActivityRunRecord]) -> None:
-    _out.print(
-        f"[bold]run {run.id}[/] · {escape(run.pipeline)} ({run.target_kind}) · env {run.environment} · "
-        f"{run.engine} · {status_markup(run.status.value)}"
-    )
-    _out.print(f"started {format_time(run.started_at)}, took {_duration(run)}s")
-    if run.parameters:
-        _out.print(f"parameters: {escape(json.dumps(run.parameters, default=str))}")
-    if run.error:
-        _out.print(f"[red]error:[/] {escape(run.error)}")
-    table = Table()
-    for column in ("activity", "type", "status", "attempt", "seconds", "rows written", "output"):
-        table.add_column(column)
-    for activity in activities:
-        rows_written = activity.metrics.get("rows_written") or {}
-        table.add_row(
-            escape(activity.activity),
-            activity.activity_type,
-            status_markup(activity.status.value),
-            str(activity.attempt),
-            str(activity.metrics.get("seconds", "")),
-            escape(", ".join(f"{t}: {n:,}" for t, n in rows_written.items())),
-            escape(_text(activity.output)) if activity.output else "",
-        )
-    _out.print(table)
-    for activity in activities:
-        if activity.error:
-            _out.print(f"[red]{escape(activity.activity)} error:[/]")
-            _out.print(escape(activity.error))
-        if activity.log.strip():
-            _out.print(f"[bold]{escape(activity.activity)} log:[/]")
-            _out.print(escape(activity.log.rstrip()))
-
-
 def status_markup(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
@@ -266,5 +232,11 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def table(rich_table: Table) -> None:
-    _out.print(rich_table)
+def table(renderable: RenderableType) -> None:
+    """Print a Rich table (or tree) to stdout."""
+    _out.print(renderable)
+
+
+def markup(text: str) -> None:
+    """Print a line of Rich markup to stdout (escape user text in it with `rich.markup.escape`)."""
+    _out.print(text)

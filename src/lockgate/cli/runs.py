@@ -32,9 +32,11 @@ def list_runs(
 
 @runs_app.command("show")
 def show_run(run_id: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")]) -> None:
-    """Show one run with its activities, their status, timings, output, errors and logs."""
+    """Show one run as a tree of its activities (loop passes, branches, child pipelines) with their inputs,
+    outputs, attempts, rows read and written, errors and logs."""
+    from lockgate.cli.render_runs import run_tree
+    from lockgate.services.run_history import load_run_tree
     from lockgate.services.state import open_state
 
     with open_state(load_project(), settings()) as store:
-        run = store.get_run(run_id)
-        render.run_detail(run, store.list_activity_runs(run.id))
+        run_tree(load_run_tree(store, run_id))

@@ -15,7 +15,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from pydantic import BaseModel
 
 from lockgate.errors import Problem
-from lockgate.model.activities import ActivityBase, ActivityPath, ForEachActivity
+from lockgate.model.activities import ActivityBase, ActivityPath, ForEachActivity, UntilActivity
 from lockgate.model.expressions import CONTEXT_NAMES, FUNCTIONS, environment, is_template
 from lockgate.model.project import Locate, unknown_name_problem
 
@@ -34,12 +34,14 @@ def find_expression_problems(pipeline: Pipeline, locate: Locate) -> list[Problem
             visible = scope.upstream_outside | _upstream(activity.name, scope.activities)
             path = (*scope.path, index)
             for field, text in _template_fields(activity):
+                # An until's condition is checked after each pass, so it may read the pass's activities.
+                seen = visible | _pass_names(activity) if field == ("condition",) else visible
                 problems += _check_template(
                     text,
                     locate((*path, *field)),
                     pipeline,
                     all_names=all_names,
-                    visible=visible,
+                    visible=seen,
                     reader=activity.name,
                     in_foreach=scope.in_foreach,
                 )
@@ -77,6 +79,12 @@ def _scopes(
         nested_foreach = in_foreach or isinstance(activity, ForEachActivity)
         for suffix, children in activity.child_scopes():
             yield from _scopes(children, (*path, index, *suffix), upstream_outside=inherited, in_foreach=nested_foreach)
+
+
+def _pass_names(activity: ActivityBase) -> frozenset[str]:
+    if not isinstance(activity, UntilActivity):
+        return frozenset()
+    return frozenset(child.name for child in activity.activities)
 
 
 def _upstream(name: str, activities: tuple[Any, ...]) -> frozenset[str]:

@@ -115,6 +115,8 @@ class PipelineRun:
         self.source = source
         self.depth = depth
         self.variables = Variables(source.pipeline.variables if source else {})
+        self.walker: ListWalker | None = None
+        """The top-level list's walker, once walking (its outcomes survive a Ctrl-C)."""
         self.names: dict[str, Any] = {
             "pipeline": {"name": name, "run_id": run_id, "parameters": dict(parameters)},
             "env": services.env_names,
@@ -139,10 +141,10 @@ class PipelineRun:
         reused: Mapping[str, ReusedActivity] | None = None,
     ) -> ListResult:
         """Walk the pipeline's top-level activities."""
-        walker = ListWalker(
+        self.walker = ListWalker(
             self, activities, ("activities",), names=self.names, cancel=cancel, max_parallel=max_parallel, reused=reused
         )
-        return walker.walk()
+        return self.walker.walk()
 
     def render_outputs(self, walker_names: Mapping[str, Any]) -> Any:
         """The pipeline's `outputs`, rendered after a successful run."""

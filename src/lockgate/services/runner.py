@@ -279,7 +279,8 @@ class _Run:
             self.store.finish_run(
                 record.id, status=status, error=error, output={"outputs": output, "variables": variables}
             )
-        outcomes = result.outcomes if result else {}
+        walker = pipeline_run.walker if pipeline_run else None
+        outcomes = result.outcomes if result else (walker.outcomes if walker else {})
         ordered = tuple(outcomes[a.name] for a in activities if a.name in outcomes)
         return RunResult(
             record.id,

@@ -270,6 +270,7 @@ class ListWalker:
                     result.status = ActivityStatus.cancelled
                 except LockgateError as exc:
                     result.error = exc
+                    result.output = getattr(exc, "output", None)
                 except ExpressionError as exc:
                     result.error = context.field_error(str(exc))
                 except Exception as exc:  # an engine or library failure not mapped to a lockgate error yet

@@ -58,7 +58,7 @@ def run_foreach(activity: ForEachActivity, context: ActivityContext) -> dict[str
     if failed:
         shown = "; ".join(f"item {index}: {_pass_failure(result)}" for index, result in failed[:5])
         more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
-        raise ActivityError(f"{len(failed)} of {len(items)} foreach items failed: {shown}{more}")
+        raise ActivityError(f"{len(failed)} of {len(items)} foreach items failed: {shown}{more}", output=output)
     return output
 
 
@@ -132,6 +132,7 @@ def run_pipeline_activity(activity: ExecutePipelineActivity, context: ActivityCo
         raise ActivityError(
             f"child pipeline {activity.pipeline!r} (run {child.run_id}) {child.status.value}{detail}",
             hint=f"see `lockgate runs show {child.run_id}`",
+            output=output,
         )
     return output
 
