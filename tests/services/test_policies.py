@@ -21,7 +21,7 @@ SLOW_QUERY = "select count(*) from range(100000000000) a, range(1000) b\n"
 
 FLAKY = """\
 import pathlib
-counter = pathlib.Path("attempts.txt")
+counter = pathlib.Path("{root}/attempts.txt")
 count = int(counter.read_text()) + 1 if counter.exists() else 1
 counter.write_text(str(count))
 if count < 3:
@@ -61,10 +61,10 @@ def test_timeout_stops_a_notebook_that_never_ends(
     assert result.status.value == "failed"
 
 
-def test_retries_back_off_and_then_pass(write_project: WriteProject, sqlite_url: str) -> None:
+def test_retries_back_off_and_then_pass(write_project: WriteProject, sqlite_url: str, tmp_path: Path) -> None:
     root = write_project(
         {
-            "nb/flaky.py": FLAKY,
+            "nb/flaky.py": FLAKY.replace("{root}", str(tmp_path)),
             "pipelines/p.yaml": (
                 "activities:\n"
                 "  - {name: flaky, type: notebook, notebook: nb/flaky.py, retry: 3, retry_interval: 0.3s,"

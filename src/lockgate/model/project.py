@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lockgate.errors import NotFoundError, Problem, SourceLocation
 from lockgate.model.suggest import did_you_mean, format_choices
@@ -83,6 +83,26 @@ class HttpConnection(BaseModel):
 Connection = Annotated[LocalConnection | HttpConnection, Field(discriminator="type")]
 
 
+class LineageConfig(BaseModel):
+    """Where OpenLineage run events go: a JSON-lines file, or an HTTP endpoint (Marquez, DataHub...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    file: str | None = None
+    """A file (relative to the project root) that every event is appended to, one JSON object per line."""
+    url: str | None = None
+    """Base URL of an OpenLineage HTTP endpoint, e.g. `http://marquez:5000`."""
+    endpoint: str = "api/v1/lineage"
+    namespace: str | None = None
+    """The jobs' namespace (default: the project's name)."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> LineageConfig:
+        if (self.file is None) == (self.url is None):
+            raise ValueError("lineage needs exactly one of `file:` or `url:`")
+        return self
+
+
 class ProjectConfig(BaseModel):
     """What ``lockgate.yaml`` holds."""
 
@@ -100,6 +120,8 @@ class ProjectConfig(BaseModel):
     """The environments this project deploys to and runs in."""
     connections: dict[str, Connection] = Field(default_factory=dict)
     """Named places data lives."""
+    lineage: LineageConfig | None = None
+    """Emit OpenLineage events (inputs and outputs per activity) when set."""
     state_url: str | None = None
     """SQLAlchemy URL of the state database shared by everyone who deploys (e.g.
     `postgresql+psycopg://lockgate@db/lockgate`); `LOCKGATE_STATE_URL` and `--state-url` override it. Default:

@@ -15,6 +15,7 @@ from pathlib import Path
 from lockgate.errors import NotFoundError, Problem, ProjectError, SourceLocation, SqlError
 from lockgate.model.activities import ActivityPath, CheckActivity
 from lockgate.model.checks import Check, TableDeclaration, TablesFile
+from lockgate.model.connection_refs import find_connection_problems
 from lockgate.model.notebook import Notebook, parse_notebook, resolve_reference
 from lockgate.model.pipeline import (
     NOTEBOOK_SUFFIXES,
@@ -226,6 +227,9 @@ def _load(start: Path | None) -> _Loaded:
         problems += _in_file_order(config_problems)
     notebooks = frozenset(_discover_notebooks(root))
     pipelines, pipeline_problems = _load_pipelines(root, notebooks)
+    for source in pipelines.values():
+        if config is not None:
+            pipeline_problems += find_connection_problems(source.pipeline, config.connections, source.document.locate)
     pipeline_names = {file.stem for file in _yaml_files(root / PIPELINE_DIR)}
     triggers, trigger_problems = _load_triggers(root, pipeline_names, config)
     tables, table_problems = _load_tables(root)

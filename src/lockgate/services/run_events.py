@@ -100,5 +100,15 @@ class ActivityFinished:
     run_id: str = ""
 
 
-RunEvent = RunStarted | EngineReady | WaitingForSlot | ActivityStarted | ActivityRetrying | ActivityFinished
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    run_id: str
+    target: str
+    status: RunStatus
+    error: str | None
+
+
+RunEvent = (
+    RunStarted | EngineReady | WaitingForSlot | ActivityStarted | ActivityRetrying | ActivityFinished | RunFinished
+)
 EventSink = Callable[[RunEvent], None]

@@ -28,6 +28,8 @@ from lockgate.model.project import EnvironmentContext, resolve_environment
 from lockgate.model.suggest import did_you_mean, format_choices
 from lockgate.model.value import ValueSpec, coerce_value
 from lockgate.services.activities.context import ActivityContext
+from lockgate.services.checks import build_check_failure, render_check_results, run_declared_checks
+from lockgate.services.lineage import lineage_sink
 from lockgate.services.orchestration import (
     AfterSuccess,
     PipelineRun,
@@ -37,7 +39,15 @@ from lockgate.services.orchestration import (
     run_status,
 )
 from lockgate.services.project import PipelineSource, Project
-from lockgate.services.run_events import EngineReady, EventSink, RunResult, RunStarted, WaitingForSlot
+from lockgate.services.run_events import (
+    EngineReady,
+    EventSink,
+    RunEvent,
+    RunFinished,
+    RunResult,
+    RunStarted,
+    WaitingForSlot,
+)
 from lockgate.services.settings import Settings
 from lockgate.services.walker import ListResult, ReusedActivity
 from lockgate.state import ActivityStatus, RunRecord, RunStatus, StateStore
@@ -208,7 +218,7 @@ class _Run:
         self.settings = settings or Settings()
         self.environment: EnvironmentContext = resolve_environment(project.config, environment, engine=engine)
         self.trigger = trigger or TriggerInfo()
-        self._emit = on_event or (lambda _event: None)
+        self._emit = _fan_out(on_event, self._lineage())
         self._after_success = after_success
 
     def execute(
@@ -253,7 +263,7 @@ class _Run:
                     secrets=secrets,
                     emit=self._emit,
                     trigger=self.trigger.as_names(),
-                    after_success=self._after_success or _no_checks,
+                    after_success=self._after_success or _check_written_tables,
                 )
                 pipeline_run = PipelineRun(
                     services, run_id=record.id, name=target, source=source, parameters=parameters
@@ -279,6 +289,7 @@ class _Run:
             self.store.finish_run(
                 record.id, status=status, error=error, output={"outputs": output, "variables": variables}
             )
+            self._emit(RunFinished(record.id, target, status, error))
         walker = pipeline_run.walker if pipeline_run else None
         outcomes = result.outcomes if result else (walker.outcomes if walker else {})
         ordered = tuple(outcomes[a.name] for a in activities if a.name in outcomes)
@@ -325,6 +336,17 @@ class _Run:
                     announced = True
                 time.sleep(SLOT_POLL_SECONDS)
 
+    def _lineage(self) -> EventSink | None:
+        config = self.project.config.lineage
+        if config is None:
+            return None
+        return lineage_sink(
+            config,
+            project_root=self.project.root,
+            project_name=self.project.config.name,
+            lake_root=self._target().lake_root,
+        )
+
     def _target(self) -> LakeTarget:
         lake = self.project.root / self.environment.lake
         return LakeTarget(
@@ -335,8 +357,26 @@ class _Run:
         )
 
 
-def _no_checks(_context: ActivityContext) -> None:
-    return None
+def _fan_out(*sinks: EventSink | None) -> EventSink:
+    active = [sink for sink in sinks if sink is not None]
+
+    def emit(event: RunEvent) -> None:
+        for sink in active:
+            sink(event)
+
+    return emit
+
+
+def _check_written_tables(context: ActivityContext) -> None:
+    """Run the checks declared (`tables/*.yaml`) on the tables an activity wrote; an `error` one fails it."""
+    if not context.metrics.rows_written or not context.project.tables:
+        return
+    results = run_declared_checks(context.session, context.project, context.metrics.rows_written)
+    if results:
+        print(render_check_results(results))  # noqa: T201 - the activity's log is what it prints
+    failure = build_check_failure(results)
+    if failure is not None:
+        raise failure
 
 
 def _check_rerunnable(run: RunRecord) -> None:
