@@ -22,6 +22,7 @@ import logging
 import queue
 import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -121,6 +122,15 @@ class ListWalker:
         self._reused = dict(reused or {})
         self._index = {activity.name: index for index, activity in enumerate(activities)}
         self._waiting: dict[str, ActivityBase] = {a.name: a for a in activities}
+        """Activities whose dependencies have not all finished yet."""
+        self._ready: deque[ActivityBase] = deque()
+        """Activities that may start, waiting for a free slot (in file order)."""
+        self._statuses: dict[str, ActivityStatus] = {}
+        self._dependents: dict[str, list[str]] = defaultdict(list)
+        for activity in activities:
+            for dependency in activity.depends_on:
+                self._dependents[dependency.activity].append(activity.name)
+        self._to_check: deque[str] = deque(activity.name for activity in activities)
         self._running: dict[str, _Attempt] = {}
         self._retry_at: dict[str, tuple[float, int]] = {}
         self._done: queue.SimpleQueue[tuple[_Attempt, _AttemptResult]] = queue.SimpleQueue()
@@ -131,12 +141,11 @@ class ListWalker:
     def walk(self) -> ListResult:
         """Run the list to its end; Ctrl-C (in the main thread) cancels what runs and re-raises."""
         try:
-            while self._waiting or self._running or self._retry_at:
+            while self._waiting or self._ready or self._running or self._retry_at:
                 if self.cancel.is_set():
                     self._cancel_all("cancelled")
                     break
-                self._take_reused()
-                self._skip_unreachable()
+                self._settle()
                 self._start_ready()
                 if not self._running and not self._retry_at:
                     if self._waiting:  # cannot happen with a validated DAG; never spin if it somehow does
@@ -147,43 +156,47 @@ class ListWalker:
             self.cancel.set()
             self._cancel_all("run cancelled")
             raise
-        statuses = {name: outcome.status for name, outcome in self.outcomes.items()}
-        return ListResult(judge(self.activities, statuses), dict(self.outcomes))
+        return ListResult(judge(self.activities, self._statuses), dict(self.outcomes))
 
-    def _take_reused(self) -> None:
-        for name in [n for n in self._waiting if n in self._reused]:
-            activity = self._waiting[name]
-            if readiness(activity, self._statuses()) is not True:
+    def _settle(self) -> None:
+        """Decide the activities whose dependencies changed: skip them, reuse them, or queue them to start.
+
+        Only activities downstream of something that just finished are looked at, so a long chain costs the
+        same per step as a short one.
+        """
+        while self._to_check:
+            name = self._to_check.popleft()
+            activity = self._waiting.get(name)
+            if activity is None:
+                continue
+            ready = readiness(activity, self._statuses)
+            if ready is None:
                 continue
             del self._waiting[name]
-            reused = self._reused[name]
-            self.run.replay(activity, reused.output)
-            self.run.services.store.record_skipped_activity(
-                self.run.run_id,
-                activity=name,
-                activity_type=_type_of(activity),
-                status=ActivityStatus.succeeded,
-                reason=f"reused from run {reused.from_run}",
-                output=reused.output,
-                parent_id=self.parent_record_id,
-                iteration=self.iteration,
-            )
-            self._finish(
-                ActivityOutcome(
-                    name, _type_of(activity), ActivityStatus.succeeded, output=reused.output, attempts=0, reused=True
-                )
-            )
+            if ready is False:
+                reason = "dependency not met: " + ", ".join(unmet_dependencies(activity, self._statuses))
+                self._record_unrun(activity, ActivityStatus.skipped, reason)
+            elif name in self._reused:
+                self._reuse(activity, self._reused[name])
+            else:
+                self._ready.append(activity)
 
-    def _skip_unreachable(self) -> None:
-        changed = True
-        while changed:
-            changed = False
-            for name, activity in list(self._waiting.items()):
-                if readiness(activity, self._statuses()) is False:
-                    del self._waiting[name]
-                    reason = "dependency not met: " + ", ".join(unmet_dependencies(activity, self._statuses()))
-                    self._record_unrun(activity, ActivityStatus.skipped, reason)
-                    changed = True
+    def _reuse(self, activity: ActivityBase, reused: ReusedActivity) -> None:
+        self.run.replay(activity, reused.output)
+        self.run.services.store.record_skipped_activity(
+            self.run.run_id,
+            activity=activity.name,
+            activity_type=_type_of(activity),
+            status=ActivityStatus.succeeded,
+            reason=f"reused from run {reused.from_run}",
+            output=reused.output,
+            parent_id=self.parent_record_id,
+            iteration=self.iteration,
+        )
+        outcome = ActivityOutcome(
+            activity.name, _type_of(activity), ActivityStatus.succeeded, output=reused.output, attempts=0, reused=True
+        )
+        self._finish(outcome)
 
     def _start_ready(self) -> None:
         now = time.monotonic()
@@ -191,12 +204,8 @@ class ListWalker:
             if due <= now and len(self._running) < self.max_parallel:
                 del self._retry_at[name]
                 self._start(self.activities[self._index[name]], number)
-        for name, activity in list(self._waiting.items()):
-            if len(self._running) >= self.max_parallel:
-                break
-            if readiness(activity, self._statuses()) is True:
-                del self._waiting[name]
-                self._start(activity, 1)
+        while self._ready and len(self._running) < self.max_parallel:
+            self._start(self._ready.popleft(), 1)
 
     def _wait_for_news(self) -> None:
         now = time.monotonic()
@@ -386,9 +395,10 @@ class ListWalker:
         for name in list(self._retry_at):
             del self._retry_at[name]
             self._record_unrun(self.activities[self._index[name]], ActivityStatus.cancelled, reason)
-        for activity in list(self._waiting.values()):
-            del self._waiting[activity.name]
+        for activity in [*self._ready, *self._waiting.values()]:
             self._record_unrun(activity, ActivityStatus.cancelled, reason)
+        self._ready.clear()
+        self._waiting.clear()
 
     # -- bookkeeping ------------------------------------------------------------------------------------------
 
@@ -406,10 +416,9 @@ class ListWalker:
 
     def _finish(self, outcome: ActivityOutcome) -> None:
         self.outcomes[outcome.name] = outcome
+        self._statuses[outcome.name] = outcome.status
+        self._to_check.extend(self._dependents.get(outcome.name, ()))
         self.run.emit(ActivityFinished(outcome, key=self._key(outcome.name), depth=self.depth, run_id=self.run.run_id))
-
-    def _statuses(self) -> dict[str, ActivityStatus]:
-        return {name: outcome.status for name, outcome in self.outcomes.items()}
 
     def _key(self, name: str) -> str:
         return f"{self.key_prefix}{name}"
