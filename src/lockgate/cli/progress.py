@@ -10,6 +10,7 @@ import sys
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from lockgate.cli.render import plural
@@ -60,9 +61,10 @@ class RunProgress:
         elif isinstance(event, EngineReady):
             self._say(f"{event.engine} ready in {event.seconds:.2f}s")
         elif isinstance(event, WaitingForSlot):
-            self._say(f"waiting: {event.message}")
+            self._say(f"waiting: {escape(event.message)}")
         elif isinstance(event, ActivityStarted):
-            label = _indent(event.depth) + event.key + (f" (attempt {event.attempt})" if event.attempt > 1 else "")
+            attempt = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            label = _indent(event.depth) + escape(event.key) + attempt
             if self._live:
                 self._tasks[event.key] = self._progress.add_task(label, total=1)
             else:
@@ -70,7 +72,8 @@ class RunProgress:
         elif isinstance(event, ActivityRetrying):
             first_line = str(event.error).splitlines()[0]
             self._say(
-                f"  [yellow]↻[/] {event.key} attempt {event.attempt} failed ({first_line}); retry in {event.delay:g}s"
+                f"  [yellow]↻[/] {escape(event.key)} attempt {event.attempt} failed ({escape(first_line)}); "
+                f"retry in {event.delay:g}s"
             )
         elif isinstance(event, ActivityFinished):
             self._finished(event)
@@ -80,7 +83,8 @@ class RunProgress:
         status = outcome.status.value
         rows = sum(outcome.rows_written.values())
         detail = f" ({plural(rows, 'row')} written)" if rows else ""
-        text = f"{_indent(event.depth)}{_SYMBOL.get(status, '?')} {event.key or outcome.name} {status}{detail}"
+        name = escape(event.key or outcome.name)
+        text = f"{_indent(event.depth)}{_SYMBOL.get(status, '?')} {name} {status}{detail}"
         task = self._tasks.get(event.key)
         if task is not None:
             self._progress.update(task, description=text, completed=1)

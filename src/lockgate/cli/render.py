@@ -109,9 +109,10 @@ def run_result(result: RunResult) -> None:
     _out.print(table)
     status = result.status.value
     _out.print(f"{status_markup(status)} in {result.seconds:.2f}s")
+    handled = " (handled: the run went on)" if status == "succeeded" else ""
     for outcome in result.failures:
         if outcome.error is not None:
-            _err.print(f"[red]activity {escape(outcome.name)} failed:[/]")
+            _err.print(f"[red]activity {escape(outcome.name)} failed{handled}:[/]")
             for text in str(outcome.error).splitlines():
                 _err.print(f"  {escape(text)}")
     if status == "failed":

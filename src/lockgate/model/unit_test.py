@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -86,10 +85,7 @@ class GivenTable(_TableData):
     @model_validator(mode="after")
     def _some_data(self) -> GivenTable:
         if self.rows is None and self.file is None and not self.columns:
-            raise ValueError(
-                "a given table needs `rows:` or `file:`\nhint: an empty table needs `rows: []` and `columns:` with "
-                "the column types"
-            )
+            raise ValueError("a given table needs `rows:` or `file:`\nhint: an empty table: `rows: []` and `columns:`")
         if not self.rows and self.file is None and not self.columns:
             raise ValueError("an empty given table needs `columns:` with the column types\nhint: columns: {id: bigint}")
         return self
@@ -208,8 +204,3 @@ def _row_problems(data: GivenTable | ExpectedTable, path: YamlPath, locate: Loca
                     )
                 )
     return problems
-
-
-def test_names(tests: Iterable[UnitTest]) -> list[str]:
-    """The names given in a file's tests (None skipped)."""
-    return [test.name for test in tests if test.name is not None]

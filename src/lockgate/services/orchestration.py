@@ -139,10 +139,20 @@ class PipelineRun:
         cancel: threading.Event,
         max_parallel: int,
         reused: Mapping[str, ReusedActivity] | None = None,
+        key_prefix: str = "",
+        depth: int = 0,
     ) -> ListResult:
-        """Walk the pipeline's top-level activities."""
+        """Walk the pipeline's top-level activities (a child pipeline's keys go under its parent activity's)."""
         self.walker = ListWalker(
-            self, activities, ("activities",), names=self.names, cancel=cancel, max_parallel=max_parallel, reused=reused
+            self,
+            activities,
+            ("activities",),
+            names=self.names,
+            cancel=cancel,
+            max_parallel=max_parallel,
+            reused=reused,
+            key_prefix=key_prefix,
+            depth=depth,
         )
         return self.walker.walk()
 
@@ -258,7 +268,11 @@ class _Orchestrator:
         status, error, outputs = RunStatus.failed, None, None
         try:
             result = child.walk(
-                source.pipeline.activities, cancel=self._cancel, max_parallel=source.pipeline.max_parallel
+                source.pipeline.activities,
+                cancel=self._cancel,
+                max_parallel=source.pipeline.max_parallel,
+                key_prefix=self._walker.key_for_activity(self._activity.name) + "/",
+                depth=self._walker.depth + 1,
             )
             status = run_status(result.verdict.status)
             error = failure_summary(result)

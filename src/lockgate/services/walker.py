@@ -423,6 +423,10 @@ class ListWalker:
     def _key(self, name: str) -> str:
         return f"{self.key_prefix}{name}"
 
+    def key_for_activity(self, name: str) -> str:
+        """An activity's key: its name under its containers' (`loop[2]/load`)."""
+        return self._key(name)
+
     def key_for_pass(self, container: str, iteration: str) -> str:
         """The key prefix of a container's pass: `loop[2]/`."""
         return f"{self._key(container)}[{iteration}]/"
