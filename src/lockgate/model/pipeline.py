@@ -20,15 +20,18 @@ from lockgate.model.activities import (
     AppendVariableActivity,
     Condition,
     Dependency,
+    ExecutePipelineActivity,
+    ForEachActivity,
     NotebookActivity,
     SetVariableActivity,
     SqlActivity,
     walk_activities,
 )
 from lockgate.model.expression_refs import find_expression_problems
+from lockgate.model.expressions import is_template
 from lockgate.model.graph import find_cycle
 from lockgate.model.project import Locate, unknown_name_problem
-from lockgate.model.value import ValueSpec, ValueType
+from lockgate.model.value import ValueSpec, ValueType, coerce_value
 
 NOTEBOOK_SUFFIXES = (".py", ".sql", ".ipynb")
 
@@ -116,6 +119,18 @@ def find_pipeline_problems(
         for suffix, children in activity.child_scopes():
             problems += _scope_problems(children, (*path, *suffix), locate)
         problems += _variable_problems(activity, path, pipeline.variables, locate)
+        if (
+            isinstance(activity, ForEachActivity)
+            and isinstance(activity.items, str)
+            and not is_template(activity.items)
+        ):
+            problems.append(
+                Problem(
+                    "`items` must be a list, or an expression that gives one",
+                    locate((*path, "items")),
+                    "e.g. `items: [a, b]` or `items: \"{{ activity('list').output.childItems }}\"`",
+                )
+            )
         problems += _source_problems(activity, path, locate, notebooks, file_exists)
     problems += find_expression_problems(pipeline, locate)
     return problems
@@ -196,3 +211,75 @@ def _source_problems(
             )
         ]
     return []
+
+
+def find_child_pipeline_problems(
+    pipelines: Mapping[str, Pipeline], locators: Mapping[str, Locate], known: Collection[str]
+) -> list[Problem]:
+    """`pipeline` activities: the child exists (``known`` also holds pipelines whose files have problems),
+    parameters it declares, literal values of the right type, and no pipeline running itself through others."""
+    problems: list[Problem] = []
+    edges: dict[str, list[str]] = {}
+    where_called: dict[tuple[str, str], ActivityPath] = {}
+    for name, pipeline in pipelines.items():
+        locate = locators[name]
+        edges[name] = []
+        for path, activity in pipeline.all_activities():
+            if not isinstance(activity, ExecutePipelineActivity):
+                continue
+            child = pipelines.get(activity.pipeline)
+            if activity.pipeline not in known:
+                problems.append(
+                    unknown_name_problem("pipeline", activity.pipeline, sorted(known), locate((*path, "pipeline")))
+                )
+                continue
+            edges[name].append(activity.pipeline)
+            where_called.setdefault((name, activity.pipeline), path)
+            if child is not None:
+                problems += _child_parameter_problems(activity, child, path, locate)
+    cycle = find_cycle(edges)
+    if cycle is not None:
+        first, second = cycle.path[0], cycle.path[1]
+        path = where_called[(first, second)]
+        problems.append(
+            Problem(
+                f"pipelines run each other in a cycle: {cycle}",
+                locators[first]((*path, "pipeline")),
+                "a pipeline cannot run itself, directly or through other pipelines",
+            )
+        )
+    return problems
+
+
+def _child_parameter_problems(
+    activity: ExecutePipelineActivity, child: Pipeline, path: ActivityPath, locate: Locate
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, value in activity.parameters.items():
+        spec = child.parameters.get(name)
+        where = locate((*path, "parameters", name))
+        if spec is None:
+            problems.append(
+                unknown_name_problem(
+                    "parameter",
+                    name,
+                    sorted(child.parameters),
+                    where,
+                    fix=f"pipeline {activity.pipeline!r} declares them",
+                )
+            )
+        elif not (isinstance(value, str) and is_template(value)):
+            try:
+                coerce_value(spec.type, value)
+            except ValueError as exc:
+                problems.append(Problem(f"parameter {name!r} of pipeline {activity.pipeline!r}: {exc}", where))
+    for name, spec in child.parameters.items():
+        if spec.is_required and name not in activity.parameters:
+            problems.append(
+                Problem(
+                    f"pipeline {activity.pipeline!r} needs parameter {name!r}",
+                    locate((*path, "parameters")) if activity.parameters else locate(path),
+                    f"add `parameters: {{{name}: ...}}` ({spec.type.value})",
+                )
+            )
+    return problems

@@ -22,6 +22,7 @@ from lockgate.model.pipeline import (
     NotebookActivity,
     Pipeline,
     SqlActivity,
+    find_child_pipeline_problems,
     find_pipeline_problems,
     resolve_notebook_path,
 )
@@ -231,6 +232,11 @@ def _load(start: Path | None) -> _Loaded:
         if config is not None:
             pipeline_problems += find_connection_problems(source.pipeline, config.connections, source.document.locate)
     pipeline_names = {file.stem for file in _yaml_files(root / PIPELINE_DIR)}
+    pipeline_problems += find_child_pipeline_problems(
+        {name: source.pipeline for name, source in pipelines.items()},
+        {name: source.document.locate for name, source in pipelines.items()},
+        pipeline_names,
+    )
     triggers, trigger_problems = _load_triggers(root, pipeline_names, config)
     tables, table_problems = _load_tables(root)
     problems += pipeline_problems + trigger_problems + table_problems + _check_activity_problems(pipelines, tables)
