@@ -349,8 +349,8 @@ def test_databricks_notebook_that_raises(run_cli, write_project: WriteProject) -
     assert "nb/load.py:8: cell 3: ValueError: bad value 1" in stderr
     shown = run_cli("runs", "show", run_id(result), cwd=root)
     assert shown.exit_code == 0, shown.output
-    assert re.search(r"load\s*│\s*notebook\s*│\s*failed", shown.stdout), shown.stdout
-    assert re.search(r"after\s*│\s*notebook\s*│\s*skipped", shown.stdout), shown.stdout
+    assert "load (notebook) · failed" in shown.stdout, shown.stdout
+    assert "after (notebook) · skipped · dependency not met: load (failed, needed succeeded)" in shown.stdout
     assert "nb/load.py:8: cell 3: ValueError: bad value 1" in shown.stdout
     assert re.search(r"\bp\b.*failed", run_cli("runs", cwd=root).stdout)
 
@@ -498,7 +498,7 @@ def test_failed_run_leaves_earlier_versions_intact(run_cli, demo_project: Path) 
     assert run_id(result) in listing
     assert re.search(rf"{run_id(result)}.*failed", listing)
     shown = run_cli("runs", "show", run_id(result), cwd=demo_project).stdout
-    assert re.search(r"silver_encounters\s*│\s*notebook\s*│\s*failed", shown), shown
+    assert "silver_encounters (notebook) · failed" in shown, shown
     assert re.search(r"gold_patient_summary\s*│\s*notebook\s*│\s*skipped", shown), shown
 
 
