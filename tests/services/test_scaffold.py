@@ -31,6 +31,8 @@ EXPECTED_FILES = {
     "notebooks/silver/encounters.py",
     "notebooks/gold/encounters_by_month.sql",
     "notebooks/gold/patient_summary.py",
+    "tests/gold_patient_summary.yaml",
+    "tables/gold.yaml",
     "data/landing/patients.csv",
     "data/landing/encounters.parquet",
     "data/landing/providers.json",

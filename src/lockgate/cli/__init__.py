@@ -20,6 +20,7 @@ from lockgate.cli.commands import build, init, query, run, schema, validate
 from lockgate.cli.deploy import approve, deploy, drift, history, plan, promote, rollback, status, trigger_app
 from lockgate.cli.options import CliState
 from lockgate.cli.runs import runs_app
+from lockgate.cli.testing import run_tests
 from lockgate.errors import LockgateError
 
 app = typer.Typer(
@@ -94,6 +95,7 @@ app.command("init")(init)
 app.command("run")(run)
 app.command("query")(query)
 app.command("validate")(validate)
+app.command("test")(run_tests)
 app.command("schema")(schema)
 app.command("build")(build)
 app.command("plan")(plan)

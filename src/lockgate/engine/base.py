@@ -39,18 +39,34 @@ class QueryResult:
 
 @dataclass
 class TableMetrics:
-    """Rows read and written per table during one activity attempt, filled in as the work happens."""
+    """Rows read and written per table during one activity attempt, filled in as the work happens.
+
+    Reads are counted in one of two ways. The engine notes every lake table a SQL statement or a DataFrame read
+    (`spark.table`) names, once per statement or call, with :meth:`add_table_read`: the rows of the table version
+    read, from the Delta log, not the rows left after filters. An activity that counts the rows it reads itself
+    (copy, lookup) calls :meth:`add_read`; its exact counts then replace the engine's notes, so no source is
+    counted twice under two names.
+    """
 
     rows_written: dict[str, int] = field(default_factory=dict)
     rows_read: dict[str, int] = field(default_factory=dict)
+    _reads_counted_exactly: bool = field(default=False, init=False, repr=False)
 
     def add(self, table: str, rows: int) -> None:
         """Count rows written to ``table``."""
         self.rows_written[table] = self.rows_written.get(table, 0) + rows
 
     def add_read(self, table: str, rows: int) -> None:
-        """Count rows read from ``table`` (or a file path)."""
+        """Count rows read from ``table`` (or a file path), exactly: the engine's notes of reads are dropped."""
+        if not self._reads_counted_exactly:
+            self.rows_read.clear()
+            self._reads_counted_exactly = True
         self.rows_read[table] = self.rows_read.get(table, 0) + rows
+
+    def add_table_read(self, table: str, rows: int) -> None:
+        """Note a read of lake table ``table`` whose version has ``rows`` rows (ignored once reads are exact)."""
+        if not self._reads_counted_exactly:
+            self.rows_read[table] = self.rows_read.get(table, 0) + rows
 
 
 class LazyDataFrame:

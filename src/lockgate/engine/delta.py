@@ -41,6 +41,8 @@ class TableSnapshot:
     files: tuple[str, ...]
     columns: tuple[Column, ...]
     partition_columns: tuple[str, ...]
+    num_rows: int | None = None
+    """Rows in this version, summed from the Delta log's per-file stats; None when a file has no stats."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,17 @@ def _snapshot_of(table: Any, *, path: Path, name: str) -> TableSnapshot:
         files=tuple(table.file_uris()),
         columns=tuple(Column(f.name, _type_name(f.type), f.nullable) for f in table.schema().fields),
         partition_columns=tuple(metadata.partition_columns),
+        num_rows=_row_count(table),
     )
+
+
+def _row_count(table: Any) -> int | None:
+    """The version's rows by the log's file stats (`numRecords`): no data file is opened."""
+    actions = table.get_add_actions(flatten=False)
+    if "num_records" not in actions.column_names:
+        return None
+    counts = actions.column("num_records").to_pylist()
+    return None if None in counts else sum(counts)
 
 
 def write_table(
@@ -196,9 +208,7 @@ def _check_readable(table: Any, *, name: str) -> None:
 
 
 def _type_name(delta_type: Any) -> str:
-    primitive = getattr(delta_type, "type", None)
-    if isinstance(primitive, str):
-        return primitive
+    # Nested types carry a `type` string too ("array"), so test for them before taking it as a primitive's name.
     kind = type(delta_type).__name__
     if kind == "ArrayType":
         return f"array<{_type_name(delta_type.element_type)}>"
@@ -207,7 +217,8 @@ def _type_name(delta_type: Any) -> str:
     if kind == "StructType":
         inner = ",".join(f"{f.name}:{_type_name(f.type)}" for f in delta_type.fields)
         return f"struct<{inner}>"
-    return str(delta_type)
+    primitive = getattr(delta_type, "type", None)
+    return primitive if isinstance(primitive, str) else str(delta_type)
 
 
 def _write_hint(message: str, mode: str) -> str:

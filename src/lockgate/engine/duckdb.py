@@ -3,6 +3,8 @@
 Each Delta table ``<lake>/<schema>/<table>`` is a DuckDB view ``schema.table`` over the Parquet files of its
 current snapshot; writes go through ``engine.delta`` and then repoint the view. Activities run in parallel
 threads, each on its own cursor of one in-memory database, so they share views but not transactions.
+Within an activity, rows written and lake tables read are counted per table (``TableMetrics``): a read counts the
+rows of the table version a statement or `spark.table` resolves to, once per statement, from the Delta log.
 This module is the only one that imports ``duckdb``; it translates ``duckdb.Error`` into lockgate errors.
 """
 
@@ -13,6 +15,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +88,8 @@ class DuckDBSession(EngineSession):
         self._cursors: dict[int, Any] = {}
         """Each thread's cursor, by thread ident (activities run in threads of their own)."""
         self._lock = threading.RLock()
-        self._registered: dict[tuple[str, str], int] = {}
+        self._registered: dict[tuple[str, str], delta.TableSnapshot] = {}
+        """The table version each lake table's view reads, by (schema, table)."""
         self._closed = False
         self._spark: LakeSparkSession | None = None
         self.statements = StatementRunner(self)
@@ -217,7 +221,7 @@ class DuckDBSession(EngineSession):
         with self._lock:
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             self.execute(f"CREATE OR REPLACE VIEW {quote(schema)}.{quote(name)} AS {snapshot_select(snapshot)}")
-            self._registered[(schema, name)] = snapshot.version
+            self._registered[(schema, name)] = snapshot
         return snapshot
 
     def drop_view(self, schema: str, name: str) -> None:
@@ -230,37 +234,49 @@ class DuckDBSession(EngineSession):
         with self._lock:
             return (schema, name) in self._registered
 
-    def ensure_readable(self, table: TableName) -> None:
-        """Register a table written since the session started, or raise a clear error for a missing one."""
+    def ensure_readable(self, table: TableName) -> delta.TableSnapshot | None:
+        """Register a table written since the session started, or raise a clear error for a missing one.
+
+        Returns:
+            The table version its view reads; None for a view made in this session (no lake table).
+        """
         assert table.schema is not None
-        if self.is_registered(table.schema, table.name) or self.statements.is_session_view(table):
-            return
+        with self._lock:
+            snapshot = self._registered.get((table.schema, table.name))
+        if snapshot is not None:
+            return snapshot
+        if self.statements.is_session_view(table):
+            return None
         path = self.names.table_path(table.schema, table.name)
         if not delta.is_delta_table(path):
             raise unknown_table_error(table, self.names)
-        self.refresh_view(table.schema, table.name, path=path)
+        return self.refresh_view(table.schema, table.name, path=path)
 
     # -- reads from the DataFrame API -------------------------------------------------------------------------
 
-    def prepare_table_read(self, name: str) -> str:
-        """``spark.table(name)``: the resolved ``schema.table`` text, with its view in place."""
+    def prepare_table_read(self, name: str) -> TableRead:
+        """``spark.table(name)``: the view to read, in place; a lake table's read counts for the activity."""
         if name in self.temp_view_names():
-            return name
+            return TableRead(name, None)
         parsed = self.names.parse(name)
         if parsed.schema is None and self.statements.is_session_view(TableName(None, "main", parsed.name.lower())):
-            return f"main.{parsed.name.lower()}"  # a view made by SQL (CREATE TEMP VIEW) in this session
+            return TableRead(f"main.{parsed.name.lower()}", None)  # a view made by SQL (CREATE TEMP VIEW)
         table = self.names.resolve(parsed)
-        self.ensure_readable(table)
-        return f"{table.schema}.{table.name}"
+        snapshot = self.ensure_readable(table)
+        if snapshot is not None:
+            self.note_read(str(table), snapshot)
+        return TableRead(f"{table.schema}.{table.name}", snapshot)
 
-    def register_path_view(self, path: str, *, options: dict[str, Any]) -> str:
-        """A view over a Delta table given by path (`spark.read.format("delta").load(path)`)."""
+    def register_path_view(self, path: str, *, options: dict[str, Any]) -> TableRead:
+        """A view over a Delta table given by path (`spark.read.format("delta").load(path)`); the read counts
+        for the activity under ``path``, as a write to a path does."""
         version = options.get("versionAsOf")
         resolved = self.names.resolve_file_path(path)
         snapshot = delta.open_snapshot(resolved, name=path, version=int(version) if version is not None else None)
         view = f"__lockgate_path_{abs(hash((str(resolved), snapshot.version)))}"
         self.execute_ddl(f"CREATE OR REPLACE VIEW main.{quote(view)} AS {snapshot_select(snapshot)}")
-        return view
+        self.note_read(path, snapshot)
+        return TableRead(f"main.{view}", snapshot)
 
     def resolve_paths(self, paths: Any) -> Any:
         if paths is None:
@@ -365,6 +381,11 @@ class DuckDBSession(EngineSession):
         return result
 
     def query(self, text: str, *, dialect: str = "spark") -> QueryResult:
+        # lockgate's own reads (`lockgate query`, data-quality checks) are not the running activity's.
+        with self._reads_not_counted():
+            return self._query(text, dialect=dialect)
+
+    def _query(self, text: str, *, dialect: str) -> QueryResult:
         self.register_all_tables()  # a query may read the catalog (information_schema) as well as tables
         if dialect == "duckdb":
             cursor = self.execute(text)
@@ -411,9 +432,61 @@ class DuckDBSession(EngineSession):
             metrics.add(table, rows)
 
     @contextmanager
+    def statement_reads(self) -> Iterator[None]:
+        """Count each lake table one statement reads once, when the statement has run (not if it failed)."""
+        if getattr(self._local, "metrics", None) is None or getattr(self._local, "reads", None) is not None:
+            yield  # nothing to count for, or an enclosing statement counts
+            return
+        reads: dict[str, delta.TableSnapshot] = {}
+        self._local.reads = reads
+        try:
+            yield
+        finally:
+            self._local.reads = None
+        for table, snapshot in reads.items():
+            self._count_read(table, snapshot)
+
+    @contextmanager
+    def _reads_not_counted(self) -> Iterator[None]:
+        outer = getattr(self._local, "reads", None)
+        self._local.reads = {}  # collected, then dropped
+        try:
+            yield
+        finally:
+            self._local.reads = outer
+
+    def note_read(self, table: str, snapshot: delta.TableSnapshot) -> None:
+        """Count a read of ``snapshot`` (a lake table version) for this thread's activity, if one is running.
+
+        The count is the rows of the version (see :class:`TableMetrics`), not the rows left after filters.
+        """
+        reads: dict[str, delta.TableSnapshot] | None = getattr(self._local, "reads", None)
+        if reads is not None:
+            reads.setdefault(table, snapshot)
+        elif getattr(self._local, "metrics", None) is not None:
+            self._count_read(table, snapshot)
+
+    def _count_read(self, table: str, snapshot: delta.TableSnapshot) -> None:
+        metrics: TableMetrics = self._local.metrics
+        rows = snapshot.num_rows
+        if rows is None:  # a file without stats: DuckDB counts Parquet rows from the files' footers
+            rows = int(self.execute(f"SELECT count(*) FROM ({snapshot_select(snapshot)})").fetchone()[0])
+        metrics.add_table_read(table, rows)
+
+    @contextmanager
     def notebook_imports(self) -> Iterator[None]:
         with pyspark_aliases(lambda: self.spark):
             yield
+
+
+@dataclass(frozen=True, slots=True)
+class TableRead:
+    """What a DataFrame read of a table (`spark.table`) reads."""
+
+    view: str
+    """The name DuckDB knows it by: ``schema.table``, or a view of this session."""
+    snapshot: delta.TableSnapshot | None
+    """The lake table version read; None for a view made in this session."""
 
 
 class _RowCounter:

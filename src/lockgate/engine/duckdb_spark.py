@@ -20,17 +20,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlframe.base.exceptions import UnsupportedOperationError
+from sqlframe.base.util import normalize_string, safe_parse_identifier
 from sqlframe.duckdb import DuckDBDataFrame, DuckDBDataFrameReader, DuckDBDataFrameWriter, DuckDBSession
 from sqlframe.duckdb import functions as duckdb_functions
 from sqlframe.duckdb import types as duckdb_types
 from sqlframe.duckdb import window as duckdb_window
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
 from sqlglot.schema import MappingSchema
 
 from lockgate.errors import AnalysisError, EngineError, LockgateError, SqlError
 
 if TYPE_CHECKING:
+    from lockgate.engine.delta import TableSnapshot
     from lockgate.engine.duckdb import DuckDBSession as LakeSession
+    from lockgate.engine.duckdb import TableRead
 
 
 # sqlframe's toPandas() reads through pandas.read_sql on a DuckDB cursor, which works but makes pandas warn on
@@ -44,7 +49,10 @@ class LakeReader(DuckDBDataFrameReader):
     session: LakeSparkSession
 
     def table(self, tableName: str) -> Any:
-        return super().table(self.session.lake.prepare_table_read(tableName))
+        read = self.session.lake.prepare_table_read(tableName)
+        if read.view in self.session.temp_views:
+            return super().table(read.view)  # a DataFrame's temp view: sqlframe returns that DataFrame
+        return self.session.table_frame(read)
 
     def load(self, path: Any = None, format: str | None = None, schema: Any = None, **options: Any) -> Any:
         fmt = (format or self.state_format_to_read or "").lower()
@@ -54,8 +62,9 @@ class LakeReader(DuckDBDataFrameReader):
                     "spark.read.format('delta').load() needs a path",
                     hint="or read a table by name with spark.table('schema.table')",
                 )
-            view = self.session.lake.register_path_view(str(path), options=self.state_options | options)
-            return super().table(view)
+            return self.session.table_frame(
+                self.session.lake.register_path_view(str(path), options=self.state_options | options)
+            )
         if fmt == "csv" and schema is None and not _truthy({**self.state_options, **options}.get("inferSchema")):
             # Spark reads every CSV column as a string unless asked to infer types; DuckDB would infer them.
             options = {**options, "all_varchar": True}
@@ -158,7 +167,8 @@ class LakeDataFrame(DuckDBDataFrame):
 
     @property
     def dtypes(self) -> list[tuple[str, str]]:
-        return [(f.name, f.dataType.simpleString()) for f in self.schema.fields]
+        # Spark writes `decimal(10,2)` and `map<string,int>`; sqlframe puts a space after each comma.
+        return [(f.name, f.dataType.simpleString().replace(", ", ",")) for f in self.schema.fields]
 
     def describe(self, *cols: str | list[str]) -> Any:
         """count, mean, stddev, min and max per column, as strings (Spark's `describe`)."""
@@ -210,6 +220,16 @@ class LakeDataFrame(DuckDBDataFrame):
 
     def unpersist(self, blocking: bool = False) -> LakeDataFrame:
         return self
+
+    def createOrReplaceTempView(self, name: str) -> None:
+        # sqlframe registers the view in its catalog under a one-part name, which the catalog refuses once it
+        # holds a lake table (`schema.table`), and which makes it refuse lake tables later. Registered as
+        # `main.<name>`, where DuckDB shows the view too, every name in the catalog has two parts.
+        name = normalize_string(name, from_dialect="input")
+        frame = self.copy()._convert_leaf_to_cte()
+        self.session.temp_views[name] = frame
+        columns = [column.alias_or_name for column in self._get_outer_select_columns(frame.expression)]
+        self.session.catalog.add_table(exp.table_(exp.to_identifier(name), db="main"), columns)
 
     def createTempView(self, name: str) -> None:
         if name in self.session.temp_views:
@@ -315,6 +335,18 @@ class LakeSparkSession(DuckDBSession):
     def table(self, tableName: str) -> Any:
         return self.read.table(tableName)
 
+    def table_frame(self, read: TableRead) -> LakeDataFrame:
+        """A DataFrame of all columns of a table or view (sqlframe's own reader gives a frame of another class).
+
+        A lake table's columns come from its Delta version; a session view's, from DuckDB's catalog.
+        """
+        table = exp.to_table(
+            normalize_string(read.view, from_dialect="input", is_table=True), dialect=self.input_dialect
+        )
+        self.catalog.add_table(table, _column_mapping(read.snapshot, self.input_dialect) if read.snapshot else None)
+        columns = self.catalog.get_columns_from_schema(table)
+        return LakeDataFrame(self, exp.Select().from_(table).select(*columns, dialect=self.input_dialect))
+
     def forget_cached_schemas(self) -> None:
         """Drop sqlframe's cached column lists after a table's schema may have changed."""
         self.catalog._schema = MappingSchema()
@@ -334,6 +366,22 @@ class LakeSparkSession(DuckDBSession):
 _NUMERIC_TYPES = frozenset({"tinyint", "smallint", "int", "bigint", "float", "double"}) | frozenset(
     f"decimal({p},{s})" for p in range(1, 39) for s in range(0, p + 1)
 )
+
+
+def _column_mapping(snapshot: TableSnapshot, dialect: Dialect) -> dict[str, str] | None:
+    """A table version's columns as sqlframe's catalog keeps them (names as DuckDB reports them, Spark types);
+    None when a type has no Spark SQL spelling sqlglot reads, so that sqlframe asks DuckDB instead."""
+    mapping = {}
+    for column in snapshot.columns:
+        identifier = safe_parse_identifier(column.name, dialect="duckdb")
+        identifier._meta = {"case_sensitive": True}
+        name = normalize_string(identifier, from_dialect="execution", to_dialect="output")
+        key = normalize_string(name, from_dialect="output", to_dialect="input", is_column=True)
+        try:
+            mapping[key] = exp.DataType.build(column.delta_type, dialect=dialect).sql(dialect=dialect)
+        except (ParseError, TokenError, ValueError):
+            return None
+    return mapping
 
 
 def _describe_text(value: Any) -> str | None:

@@ -79,7 +79,8 @@ class StatementRunner:
                 location=statement.location,
                 hint="run it on the Spark engine (--engine spark), or rewrite it",
             )
-        return handler(statement)
+        with self.session.statement_reads():
+            return handler(statement)
 
     # -- name resolution --------------------------------------------------------------------------------------
 
@@ -87,7 +88,10 @@ class StatementRunner:
         return (table.schema or "", table.name) in self._session_views
 
     def resolve_for_read(self, name: TableName) -> TableName:
-        """A table name as DuckDB must see it; session views and system tables stay as written."""
+        """A table name as DuckDB must see it; session views and system tables stay as written.
+
+        A lake table's read counts for the running activity (once per statement).
+        """
         is_bare = name.schema is None and name.catalog is None
         if is_bare and name.name in self.session.temp_view_names():
             # A DataFrame's temp view: give DuckDB a view of it too, so SQL text can read it.
@@ -98,7 +102,9 @@ class StatementRunner:
         if TableResolver.is_system(name):
             return name
         resolved = self.names.resolve(name)
-        self.session.ensure_readable(resolved)
+        snapshot = self.session.ensure_readable(resolved)
+        if snapshot is not None:
+            self.session.note_read(str(resolved), snapshot)
         return resolved
 
     def _resolve_target(self, statement: Statement) -> TableName:
@@ -209,10 +215,15 @@ class StatementRunner:
         return None
 
     def _rewrite_table_in_duckdb(self, statement: Statement) -> Any:
-        """DELETE / UPDATE / MERGE / TRUNCATE: run on a staging copy, then commit the copy as the next version."""
+        """DELETE / UPDATE / MERGE / TRUNCATE: run on a staging copy, then commit the copy as the next version.
+
+        The copy reads the whole table, so but for TRUNCATE the table's rows count as read.
+        """
         table = self._resolve_target(statement)
-        self.session.ensure_readable(table)
+        read = self.session.ensure_readable(table)
         assert table.schema is not None
+        if read is not None and classify(statement.expression) != StatementKind.TRUNCATE:
+            self.session.note_read(str(table), read)
         snapshot = delta.open_snapshot(self.names.table_path(table.schema, table.name), name=str(table))
         staging = f"__lockgate_stage_{uuid.uuid4().hex[:8]}"
         self.session.execute(
