@@ -74,7 +74,7 @@ def read_source(source: FileLocation | TableSource, context: ActivityContext, *,
         return _read_files(source, context, role=role)
     if source.table is not None:
         table = str(context.render(source.table, "source", "table"))
-        # A query rather than `spark.table()`: on DuckDB, its frames lack methods copy uses (`selectExpr`).
+        # Read through a query, the same path `query:` sources take.
         frame = _sql_frame(context, f"SELECT * FROM {_quoted_table(table)}", "table")
         return SourceFrame(frame, {"type": "table", "table": table}, table)
     text = str(context.render(source.query, "source", "query"))
