@@ -144,3 +144,38 @@ activities:
     stderr = _problems(run_cli, write_project({"pipelines/p.yaml": pipeline}))
     assert "unknown variable 'nmes'" in stderr and "did you mean 'names'?" in stderr
     assert "append_variable needs an array variable; 'names' is string" in stderr
+
+
+def test_defaults_and_filters_are_checked(run_cli, write_project: WriteProject) -> None:
+    pipeline = """\
+parameters:
+  day: {type: date, default: someday}
+variables:
+  n: {type: int, default: abc}
+activities:
+  - {name: a, type: wait, seconds: "{{ 1 | nosuch }}"}
+"""
+    stderr = _problems(run_cli, write_project({"pipelines/p.yaml": pipeline}))
+    assert "default of parameter 'day': expected a date (YYYY-MM-DD), got 'someday'" in stderr
+    assert "default of variable 'n': expected an integer, got 'abc'" in stderr
+    assert "expression does not parse: No filter named 'nosuch'." in stderr
+
+
+def test_a_whole_expression_keeps_text_as_text(write_project: WriteProject, sqlite_url: str) -> None:
+    from lockgate.services.project import load_project
+    from lockgate.services.runner import run_pipeline
+    from lockgate.state import StateStore
+
+    pipeline = """\
+parameters:
+  code: {type: string, default: "1e3"}
+variables:
+  seen: {type: array}
+activities:
+  - {name: keep, type: append_variable, variable: seen, value: "{{ pipeline.parameters.code }}"}
+  - {name: prefix, type: append_variable, variable: seen, value: "{{ pipeline.run_id[:8] }}", depends_on: [keep]}
+"""
+    root = write_project({"pipelines/p.yaml": pipeline})
+    with StateStore.open(sqlite_url) as store:
+        result = run_pipeline(load_project(root), "p", store=store)
+    assert result.activities[1].output["value"] == ["1e3", result.run_id[:8]]

@@ -114,3 +114,25 @@ def test_errors_that_cannot_pass_are_not_retried(write_project: WriteProject, sq
     assert "pipelines/p.yaml:9:" in errors["bad_value"]
     stop = next(o for o in result.activities if o.name == "stop")
     assert stop.error is not None and getattr(stop.error, "code", None) == "E42"
+
+
+def test_a_timed_out_child_pipeline_is_recorded_whole(write_project: WriteProject, sqlite_url: str) -> None:
+    root = write_project(
+        {
+            "pipelines/parent.yaml": "activities:\n  - {name: child, type: pipeline, pipeline: slow, timeout: 1s}\n",
+            "pipelines/slow.yaml": (
+                "activities:\n  - {name: hold, type: wait, seconds: 30}\n"
+                "  - {name: after, type: wait, depends_on: [hold]}\n"
+            ),
+        }
+    )
+    started = time.monotonic()
+    with StateStore.open(sqlite_url) as store:
+        result = run_pipeline(load_project(root), "parent", store=store)
+        [child_run] = store.list_child_runs(result.run_id)
+        child_records = {r.activity: r.status.value for r in store.list_activity_runs(child_run.id)}
+    assert time.monotonic() - started < 1 + 2 + 1.5
+    assert result.status.value == "failed"
+    assert "timed out after 1s" in str(result.activities[0].error)
+    assert child_run.status.value == "cancelled"
+    assert child_records == {"hold": "cancelled", "after": "cancelled"}

@@ -141,12 +141,13 @@ def _check_template(
 ) -> list[Problem]:
     try:
         tree = environment().parse(text)
+        undeclared = meta.find_undeclared_variables(tree)  # compiles the template: unknown filters fail here
     except TemplateSyntaxError as exc:
         return [
             Problem(f"expression does not parse: {exc.message}", location, "expressions use Jinja syntax: {{ ... }}")
         ]
     problems: list[Problem] = []
-    for name in sorted(meta.find_undeclared_variables(tree)):
+    for name in sorted(undeclared):
         if name == "item" and not in_foreach:
             problems.append(Problem("`item` is only defined inside a foreach", location))
         elif name not in _KNOWN_NAMES:

@@ -15,11 +15,10 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
-from jinja2.nativetypes import NativeEnvironment
 from jinja2.sandbox import SandboxedEnvironment
 
 _WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.DOTALL)
@@ -30,10 +29,6 @@ CONTEXT_NAMES = frozenset({"pipeline", "env", "trigger", "variables", "activity"
 
 class ExpressionError(ValueError):
     """An expression did not parse or used a name that does not exist; the message says which."""
-
-
-class _SandboxedNativeEnvironment(SandboxedEnvironment, NativeEnvironment):
-    pass
 
 
 def _as_datetime(value: Any) -> dt.datetime:
@@ -92,10 +87,9 @@ FUNCTIONS: dict[str, Any] = {
 
 
 @cache
-def environment(native: bool = False) -> SandboxedEnvironment:
-    """The shared Jinja environment (``native`` keeps a whole-expression field's Python type)."""
-    env_class = _SandboxedNativeEnvironment if native else SandboxedEnvironment
-    jinja = env_class(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def environment() -> SandboxedEnvironment:
+    """The shared, sandboxed Jinja environment."""
+    jinja = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     jinja.globals.update(FUNCTIONS)
     jinja.filters.update({"format_datetime": _format_datetime, "add_days": FUNCTIONS["add_days"]})
     return jinja
@@ -121,10 +115,13 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
 
 
 def _render_string(text: str, context: Mapping[str, Any]) -> Any:
-    native = bool(_WHOLE_EXPRESSION.match(text))
+    whole = _WHOLE_EXPRESSION.match(text)
     try:
-        template = environment(native).from_string(text)
-        result: Any = template.render(**context)
+        if whole:
+            # One whole expression: evaluate it, so the value keeps its type (a string stays a string).
+            result: Any = _compiled_expression(text.strip()[2:-2])(**context)
+        else:
+            result = environment().from_string(text).render(**context)
         if isinstance(result, Undefined):
             str(result)  # a strict undefined raises here, with the name that is missing
         return result
@@ -136,3 +133,8 @@ def _render_string(text: str, context: Mapping[str, Any]) -> Any:
         raise ExpressionError(f"expression {text!r}: {exc}") from exc
     except Exception as exc:  # the sandbox and filters raise many types; all mean the same to the user
         raise ExpressionError(f"expression {text!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
+@lru_cache(maxsize=4096)
+def _compiled_expression(source: str) -> Any:
+    return environment().compile_expression(source, undefined_to_none=False)

@@ -133,6 +133,14 @@ def find_pipeline_problems(
             )
         problems += _source_problems(activity, path, locate, notebooks, file_exists)
     problems += find_expression_problems(pipeline, locate)
+    for kind, specs in (("parameter", pipeline.parameters), ("variable", pipeline.variables)):
+        for name, spec in specs.items():
+            if spec.default is not None:
+                try:
+                    coerce_value(spec.type, spec.default)
+                except ValueError as exc:
+                    where = locate((f"{kind}s", name, "default"))
+                    problems.append(Problem(f"default of {kind} {name!r}: {exc}", where))
     return problems
 
 

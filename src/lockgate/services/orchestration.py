@@ -29,7 +29,7 @@ from lockgate.model.value import ValueSpec, ValueType, coerce_value
 from lockgate.model.yamlsource import YamlDocument
 from lockgate.services.activities.context import ActivityContext, ActivityStopped
 from lockgate.services.project import PipelineSource, Project
-from lockgate.services.run_events import EventSink, RunEvent
+from lockgate.services.run_events import EventSink, RunEvent, activity_view
 from lockgate.services.walker import ListResult, ListWalker, ReusedActivity
 from lockgate.state import ActivityStatus, RunStatus, StateStore
 
@@ -279,7 +279,7 @@ class _Orchestrator:
             if status == RunStatus.succeeded:
                 outputs = child.render_outputs(result_names(child, result))
         except LockgateError as exc:
-            error = str(exc)
+            status, error = RunStatus.failed, str(exc)
             raise
         finally:
             services.store.finish_run(
@@ -304,8 +304,7 @@ def result_names(run: PipelineRun, result: ListResult) -> dict[str, Any]:
     def activity(name: str) -> Any:
         if name not in outcomes:
             raise ExpressionError(f"activity {name!r} has not run in this run")
-        outcome = outcomes[name]
-        return {"output": outcome.output if outcome.output is not None else {}, "status": outcome.status.value}
+        return activity_view(outcomes[name])
 
     return {**run.names, "activity": activity}
 

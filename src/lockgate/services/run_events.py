@@ -30,6 +30,18 @@ class ActivityOutcome:
     """Taken over from an earlier run by `lockgate run --rerun`, not run again."""
 
 
+def activity_view(outcome: ActivityOutcome) -> dict[str, Any]:
+    """What `activity('name')` gives in expressions: `output`, `status` and `error` (`message`, `errorCode`)."""
+    error = outcome.error
+    return {
+        "output": outcome.output if outcome.output is not None else {},
+        "status": outcome.status.value,
+        "error": {"message": error.message, "errorCode": getattr(error, "code", type(error).__name__)}
+        if error
+        else None,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     run_id: str

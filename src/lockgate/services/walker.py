@@ -36,7 +36,13 @@ from lockgate.model.expressions import ExpressionError
 from lockgate.services.activities import ACTIVITY_RUNNERS, ActivityContext
 from lockgate.services.activities.context import ActivityStopped
 from lockgate.services.dag_rules import ListVerdict, judge, readiness, unmet_dependencies
-from lockgate.services.run_events import ActivityFinished, ActivityOutcome, ActivityRetrying, ActivityStarted
+from lockgate.services.run_events import (
+    ActivityFinished,
+    ActivityOutcome,
+    ActivityRetrying,
+    ActivityStarted,
+    activity_view,
+)
 from lockgate.state import ActivityStatus
 
 if TYPE_CHECKING:
@@ -364,8 +370,8 @@ class ListWalker:
         attempt.stop_requested = time.monotonic()
         attempt.cancel.set()
         ident = attempt.thread_ident
-        if ident is None or attempt.activity.child_scopes():
-            return  # containers stop cooperatively: their walkers watch the cancel event
+        if ident is None or attempt.activity.stops_cooperatively:
+            return  # containers and child pipelines stop cooperatively: their walkers watch the cancel event
         self.run.services.session.interrupt(thread=ident)
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(ActivityStopped))
 
@@ -437,23 +443,12 @@ class ListWalker:
         def activity(name: str) -> Any:
             outcome = self.outcomes.get(name)
             if outcome is not None:
-                return _view(outcome)
+                return activity_view(outcome)
             if outer is not None:
                 return outer(name)
             raise ExpressionError(f"activity {name!r} has not run (yet) in this run")
 
         return activity
-
-
-def _view(outcome: ActivityOutcome) -> dict[str, Any]:
-    error = outcome.error
-    return {
-        "output": outcome.output if outcome.output is not None else {},
-        "status": outcome.status.value,
-        "error": {"message": error.message, "errorCode": getattr(error, "code", type(error).__name__)}
-        if error
-        else None,
-    }
 
 
 def _timeout_error(activity: ActivityBase) -> ActivityTimeoutError:

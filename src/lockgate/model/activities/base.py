@@ -80,3 +80,9 @@ class ActivityBase(BaseModel):
     def child_scopes(self) -> list[tuple[ActivityPath, tuple[Any, ...]]]:
         """Nested activity lists (for containers), each with its field path below this activity."""
         return []
+
+    @property
+    def stops_cooperatively(self) -> bool:
+        """Whether the activity walks activities of its own, which it stops when told (rather than being
+        interrupted mid-statement, which would leave their records half-written)."""
+        return bool(self.child_scopes())

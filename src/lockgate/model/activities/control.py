@@ -110,6 +110,10 @@ class ExecutePipelineActivity(ActivityBase):
     """The child pipeline's name (its file's stem)."""
     parameters: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def stops_cooperatively(self) -> bool:
+        return True
+
 
 class SetVariableActivity(ActivityBase):
     """Sets a pipeline variable."""

@@ -26,6 +26,7 @@ from lockgate.model.activities import (
 from lockgate.model.duration import parse_duration
 from lockgate.model.value import render_widget_value
 from lockgate.services.activities.context import ActivityContext, ActivityStopped
+from lockgate.services.run_events import activity_view
 from lockgate.state import ActivityStatus, RunStatus
 
 _PREVIEW = 80
@@ -105,13 +106,10 @@ def run_until(activity: UntilActivity, context: ActivityContext) -> dict[str, An
         )
         _raise_if_failed(result, f"pass {passes}")
 
-        def activity_view(name: str, outcomes: Mapping[str, Any] = result.outcomes) -> Any:
-            if name in outcomes:
-                outcome = outcomes[name]
-                return {"output": outcome.output if outcome.output is not None else {}, "status": outcome.status.value}
-            return outer(name)
+        def in_this_pass(name: str, outcomes: Mapping[str, Any] = result.outcomes) -> Any:
+            return activity_view(outcomes[name]) if name in outcomes else outer(name)
 
-        names = {**context.names, "activity": activity_view}
+        names = {**context.names, "activity": in_this_pass}
         if _as_bool(context.render(activity.condition, "condition", names=names), context, "condition"):
             return {"passes": passes}
         if context.cancelled.is_set():
