@@ -179,3 +179,20 @@ activities:
     with StateStore.open(sqlite_url) as store:
         result = run_pipeline(load_project(root), "p", store=store)
     assert result.activities[1].output["value"] == ["1e3", result.run_id[:8]]
+
+
+def test_braces_in_inline_sql_are_databricks_parameters(run_cli, write_project: WriteProject) -> None:
+    pipeline = """\
+parameters:
+  day: {type: string, default: "2024-01-01"}
+activities:
+  - name: q
+    type: sql
+    sql: "SELECT '{{ day }}' AS d"
+    parameters: {day: "{{ pipeline.parameters.day }}"}
+"""
+    root = write_project({"pipelines/p.yaml": pipeline})
+    result = run_cli("run", "p", cwd=root)
+    assert result.exit_code == 0, result.output
+    shown = run_cli("runs", "show", result.stdout.split()[1], cwd=root).stdout
+    assert '"rows": [{"d": "2024-01-01"}]' in shown

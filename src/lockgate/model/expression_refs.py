@@ -15,7 +15,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from pydantic import BaseModel
 
 from lockgate.errors import Problem
-from lockgate.model.activities import ActivityBase, ActivityPath, ForEachActivity, UntilActivity
+from lockgate.model.activities import ActivityBase, ActivityPath, ForEachActivity, SqlActivity, UntilActivity
 from lockgate.model.expressions import CONTEXT_NAMES, FUNCTIONS, environment, is_template
 from lockgate.model.project import Locate, unknown_name_problem
 
@@ -110,6 +110,8 @@ def _template_fields(activity: ActivityBase) -> Iterator[tuple[tuple[str | int, 
     for field in type(activity).model_fields:
         if field in nested or field in ("name", "description", "depends_on"):
             continue
+        if isinstance(activity, SqlActivity) and field == "sql":
+            continue  # `{{ name }}` in SQL text is Databricks' parameter syntax, filled from `parameters:`
         yield from _strings(getattr(activity, field), (field,))
 
 
