@@ -22,7 +22,7 @@ from lockgate.engine.base import LakeTarget
 from lockgate.engine.notebook_runtime import NotebookRuntime
 from lockgate.engine.output import routed_stdout
 from lockgate.engine.secrets import SecretStore, SecretValues
-from lockgate.errors import LockgateError, NotFoundError, RunSlotsFullError, UserInputError
+from lockgate.errors import LockgateError, RunSlotsFullError, UserInputError
 from lockgate.model.activities import NotebookActivity
 from lockgate.model.project import EnvironmentContext, resolve_environment
 from lockgate.model.suggest import did_you_mean, format_choices
@@ -411,4 +411,4 @@ def _reusable_outcomes(store: StateStore, previous: RunRecord, source: PipelineS
     }
 
 
-__all__ = ["NotFoundError", "TriggerInfo", "rerun_pipeline", "resolve_parameters", "run_notebook", "run_pipeline"]
+__all__ = ["TriggerInfo", "rerun_pipeline", "resolve_parameters", "run_notebook", "run_pipeline"]
