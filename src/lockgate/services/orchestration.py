@@ -29,7 +29,7 @@ from lockgate.model.value import ValueSpec, ValueType, coerce_value
 from lockgate.model.yamlsource import YamlDocument
 from lockgate.services.activities.context import ActivityContext, ActivityStopped
 from lockgate.services.project import PipelineSource, Project
-from lockgate.services.run_events import EventSink, RunEvent, activity_view
+from lockgate.services.run_events import EventSink, RunEvent
 from lockgate.services.walker import ListResult, ListWalker, ReusedActivity
 from lockgate.state import ActivityStatus, RunStatus, StateStore
 
@@ -156,12 +156,12 @@ class PipelineRun:
         )
         return self.walker.walk()
 
-    def render_outputs(self, walker_names: Mapping[str, Any]) -> Any:
-        """The pipeline's `outputs`, rendered after a successful run."""
-        if self.source is None or not self.source.pipeline.outputs:
+    def render_outputs(self) -> Any:
+        """The pipeline's `outputs`, rendered after a successful walk (with the names its activities saw)."""
+        if self.source is None or not self.source.pipeline.outputs or self.walker is None:
             return None
         try:
-            return render_value(dict(self.source.pipeline.outputs), walker_names)
+            return render_value(dict(self.source.pipeline.outputs), self.walker.names)
         except ExpressionError as exc:
             raise UserInputError(
                 f"pipeline {self.name!r} outputs: {exc}", location=self.source.document.locate(("outputs",))
@@ -176,7 +176,6 @@ class PipelineRun:
         metrics: TableMetrics,
     ) -> ActivityContext:
         services = self.services
-        index = walker.activities.index(activity)
         return ActivityContext(
             project=services.project,
             session=services.session,
@@ -187,7 +186,7 @@ class PipelineRun:
             metrics=metrics,
             names=walker.names,
             document=self.document,
-            path=(*walker.path, index),
+            path=walker.path_of(activity),
             activity_name=activity.name,
             pipeline_name=self.name,
             run_id=self.run_id,
@@ -223,11 +222,10 @@ class _Orchestrator:
         self, activities: tuple[Any, ...], path: ActivityPath, *, iteration: str, names: Mapping[str, Any]
     ) -> ListResult:
         """Walk one pass of a container; raises ActivityStopped when the container was stopped meanwhile."""
-        here = (*self._walker.path, self._walker.activities.index(self._activity))
         walker = ListWalker(
             self._run,
             activities,
-            (*here, *path),
+            (*self._walker.path_of(self._activity), *path),
             names={**self._walker.names, **names},
             cancel=self._cancel,
             max_parallel=self._max_parallel(),
@@ -277,7 +275,7 @@ class _Orchestrator:
             status = run_status(result.verdict.status)
             error = failure_summary(result)
             if status == RunStatus.succeeded:
-                outputs = child.render_outputs(result_names(child, result))
+                outputs = child.render_outputs()
         except LockgateError as exc:
             status, error = RunStatus.failed, str(exc)
             raise
@@ -295,18 +293,6 @@ class _Orchestrator:
     def _max_parallel(self) -> int:
         source = self._run.source
         return source.pipeline.max_parallel if source else 1
-
-
-def result_names(run: PipelineRun, result: ListResult) -> dict[str, Any]:
-    """Names for a pipeline's `outputs`: the run's names with `activity()` reading the finished activities."""
-    outcomes = result.outcomes
-
-    def activity(name: str) -> Any:
-        if name not in outcomes:
-            raise ExpressionError(f"activity {name!r} has not run in this run")
-        return activity_view(outcomes[name])
-
-    return {**run.names, "activity": activity}
 
 
 def failure_summary(result: ListResult) -> str | None:

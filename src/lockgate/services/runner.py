@@ -35,7 +35,6 @@ from lockgate.services.orchestration import (
     PipelineRun,
     RunServices,
     failure_summary,
-    result_names,
     run_status,
 )
 from lockgate.services.project import PipelineSource, Project
@@ -278,7 +277,7 @@ class _Run:
                 status = run_status(result.verdict.status)
                 error = failure_summary(result)
                 if status == RunStatus.succeeded:
-                    output = pipeline_run.render_outputs(result_names(pipeline_run, result))
+                    output = pipeline_run.render_outputs()
         except KeyboardInterrupt:
             status, error = RunStatus.cancelled, "cancelled by the user"
         except LockgateError as exc:

@@ -429,6 +429,10 @@ class ListWalker:
     def _key(self, name: str) -> str:
         return f"{self.key_prefix}{name}"
 
+    def path_of(self, activity: ActivityBase) -> ActivityPath:
+        """Where one of this list's activities is in the pipeline file."""
+        return (*self.path, self._index[activity.name])
+
     def key_for_activity(self, name: str) -> str:
         """An activity's key: its name under its containers' (`loop[2]/load`)."""
         return self._key(name)
