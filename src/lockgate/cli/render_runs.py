@@ -66,14 +66,14 @@ def _node_line(node: ActivityNode) -> str:
         parts.append(f"read {rows_read}")
     if rows_written:
         parts.append(f"wrote {rows_written}")
-    if (last.error and last.status.value in ("skipped", "cancelled")) or (last.error and "reused" in last.error):
+    if last.error and last.attempt == 0:  # a record that never ran: why (skipped, cancelled, reused)
         parts.append(f"[dim]{escape(last.error)}[/]")
     return " · ".join(parts)
 
 
 def _details(node: ActivityNode) -> None:
     for attempt in node.attempts:
-        if attempt.status.value in ("skipped",) or (attempt.attempt == 0 and not attempt.output):
+        if attempt.attempt == 0 and not attempt.output:  # never ran: its reason is on the tree line
             continue
         header = f"[bold]{escape(node.key)}[/]" + (f" attempt {attempt.attempt}" if len(node.attempts) > 1 else "")
         lines = []

@@ -28,19 +28,12 @@ from lockgate.services.run_events import (
     RunFinished,
     RunStarted,
 )
-from lockgate.state import ActivityStatus, RunStatus
 
 logger = logging.getLogger(__name__)
 
 _NAMESPACE_UUID = uuid.UUID("6c6f636b-6761-7465-8000-000000000000")  # "lockgate"
-_END_STATE = {
-    ActivityStatus.succeeded: "COMPLETE",
-    ActivityStatus.failed: "FAIL",
-    ActivityStatus.cancelled: "ABORT",
-    RunStatus.succeeded: "COMPLETE",
-    RunStatus.failed: "FAIL",
-    RunStatus.cancelled: "ABORT",
-}
+_END_STATE = {"succeeded": "COMPLETE", "failed": "FAIL", "cancelled": "ABORT"}
+"""OpenLineage's end event for a run's or an activity's final status (both status enums use these values)."""
 
 
 def lineage_sink(config: LineageConfig, *, project_root: Path, project_name: str, lake_root: Path) -> EventSink:

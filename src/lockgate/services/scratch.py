@@ -14,7 +14,6 @@ Key contracts:
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from lockgate.model.project import resolve_environment
 from lockgate.model.unit_test import ExpectedTable, GivenTable, file_format
 from lockgate.services.checks import quote_identifier, quote_table, sql_literal
 from lockgate.services.project import Project
+from lockgate.services.row_diff import describe_type
 
 __all__ = [
     "SCRATCH_ENVIRONMENT",
@@ -50,6 +50,7 @@ _INFERRED = {
     frozenset({"date", "timestamp"}): "timestamp",
     frozenset({"string"}): "string",
 }
+_SCALAR_KINDS = frozenset().union(*_INFERRED)
 
 
 def scratch_project(project: Project, lake: Path, *, base_environment: str | None = None) -> Project:
@@ -127,17 +128,9 @@ def infer_column_type(column: str, values: Sequence[Any]) -> str:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "bigint"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, dt.datetime):
-        return "timestamp"
-    if isinstance(value, dt.date):
-        return "date"
-    return "string"
+    """A YAML value's kind as `_INFERRED` knows them; anything else is written as text."""
+    kind = describe_type(value)
+    return kind if kind in _SCALAR_KINDS else "string"
 
 
 def _row_values(row: dict[str, Any], columns: list[str]) -> list[Any]:
