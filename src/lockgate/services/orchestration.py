@@ -29,8 +29,8 @@ from lockgate.model.value import ValueSpec, ValueType, coerce_value
 from lockgate.model.yamlsource import YamlDocument
 from lockgate.services.activities.context import ActivityContext, ActivityStopped
 from lockgate.services.project import PipelineSource, Project
-from lockgate.services.run_events import EventSink, RunEvent
-from lockgate.services.walker import ListResult, ListWalker, ReusedActivity
+from lockgate.services.run_events import EventSink, ListResult, RunEvent
+from lockgate.services.walker import ListWalker, ReusedActivity
 from lockgate.state import ActivityStatus, RunStatus, StateStore
 
 MAX_PIPELINE_DEPTH = 16
@@ -273,7 +273,7 @@ class _Orchestrator:
                 depth=self._walker.depth + 1,
             )
             status = run_status(result.verdict.status)
-            error = failure_summary(result)
+            error = result.failure_summary()
             if status == RunStatus.succeeded:
                 outputs = child.render_outputs()
         except LockgateError as exc:
@@ -293,16 +293,6 @@ class _Orchestrator:
     def _max_parallel(self) -> int:
         source = self._run.source
         return source.pipeline.max_parallel if source else 1
-
-
-def failure_summary(result: ListResult) -> str | None:
-    """`name: first line of its error` for each failure that decided the run's status."""
-    parts = []
-    for name in result.verdict.deciding_failures:
-        outcome = result.outcomes[name]
-        first_line = str(outcome.error).splitlines()[0] if outcome.error else "failed"
-        parts.append(f"{name}: {first_line}")
-    return "; ".join(parts) or None
 
 
 def run_status(status: ActivityStatus) -> RunStatus:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.errors import LockgateError
+from lockgate.services.dag_rules import ListVerdict
 from lockgate.state import ActivityStatus, RunStatus
 
 
@@ -40,6 +41,27 @@ def activity_view(outcome: ActivityOutcome) -> dict[str, Any]:
         if error
         else None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    """How one list of activities (a pipeline, or one pass of a container) ended."""
+
+    verdict: ListVerdict
+    outcomes: dict[str, ActivityOutcome]
+
+    def failure_summary(self, *, located: bool = True) -> str | None:
+        """`name: first line of its error` for each failure that decided the verdict (None: there is none).
+
+        ``located`` keeps each error's `file:line:col` prefix (a run's error); without it, only the message (a
+        container's error, which has its own location).
+        """
+        parts = []
+        for name in self.verdict.deciding_failures:
+            error = self.outcomes[name].error
+            text = (str(error) if located else error.message) if error else "failed"
+            parts.append(f"{name}: {text.splitlines()[0]}")
+        return "; ".join(parts) or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,13 +34,13 @@ from lockgate.services.orchestration import (
     AfterSuccess,
     PipelineRun,
     RunServices,
-    failure_summary,
     run_status,
 )
 from lockgate.services.project import PipelineSource, Project
 from lockgate.services.run_events import (
     EngineReady,
     EventSink,
+    ListResult,
     RunEvent,
     RunFinished,
     RunResult,
@@ -48,7 +48,7 @@ from lockgate.services.run_events import (
     WaitingForSlot,
 )
 from lockgate.services.settings import Settings
-from lockgate.services.walker import ListResult, ReusedActivity
+from lockgate.services.walker import ReusedActivity
 from lockgate.state import ActivityStatus, RunRecord, RunStatus, StateStore
 from lockgate.state.processes import current_process
 
@@ -275,7 +275,7 @@ class _Run:
                     reused=reused,
                 )
                 status = run_status(result.verdict.status)
-                error = failure_summary(result)
+                error = result.failure_summary()
                 if status == RunStatus.succeeded:
                     output = pipeline_run.render_outputs()
         except KeyboardInterrupt:

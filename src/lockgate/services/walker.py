@@ -35,12 +35,13 @@ from lockgate.model.duration import format_duration
 from lockgate.model.expressions import ExpressionError
 from lockgate.services.activities import ACTIVITY_RUNNERS, ActivityContext
 from lockgate.services.activities.context import ActivityStopped
-from lockgate.services.dag_rules import ListVerdict, judge, readiness, unmet_dependencies
+from lockgate.services.dag_rules import judge, readiness, unmet_dependencies
 from lockgate.services.run_events import (
     ActivityFinished,
     ActivityOutcome,
     ActivityRetrying,
     ActivityStarted,
+    ListResult,
     activity_view,
 )
 from lockgate.state import ActivityStatus
@@ -63,12 +64,6 @@ class ReusedActivity:
 
     output: Any
     from_run: str
-
-
-@dataclass(frozen=True, slots=True)
-class ListResult:
-    verdict: ListVerdict
-    outcomes: dict[str, ActivityOutcome]
 
 
 @dataclass(slots=True)

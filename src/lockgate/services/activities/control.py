@@ -26,7 +26,7 @@ from lockgate.model.activities import (
 from lockgate.model.duration import parse_duration
 from lockgate.model.value import render_widget_value
 from lockgate.services.activities.context import ActivityContext, ActivityStopped
-from lockgate.services.run_events import activity_view
+from lockgate.services.run_events import ListResult, activity_view
 from lockgate.state import ActivityStatus, RunStatus
 
 _PREVIEW = 80
@@ -172,12 +172,8 @@ def _raise_if_failed(result: Any, what: str) -> None:
         raise ActivityError(f"{what} {result.verdict.status.value}: {_pass_failure(result)}")
 
 
-def _pass_failure(result: Any) -> str:
-    parts = []
-    for name in result.verdict.deciding_failures:
-        error = result.outcomes[name].error
-        parts.append(f"{name}: {str(error.message if error else 'failed').splitlines()[0]}")
-    return "; ".join(parts) or result.verdict.status.value
+def _pass_failure(result: ListResult) -> str:
+    return result.failure_summary(located=False) or result.verdict.status.value
 
 
 def _as_bool(value: Any, context: ActivityContext, field: str) -> bool:
