@@ -222,7 +222,7 @@ _OPEN_AND_CLOSE = "import sys; from lockgate.state import StateStore; StateStore
 def test_processes_opening_a_new_postgres_database_at_once_all_succeed(postgres_url: str) -> None:
     processes = [
         subprocess.Popen([sys.executable, "-c", _OPEN_AND_CLOSE, postgres_url], stderr=subprocess.PIPE, text=True)
-        for _ in range(3)
+        for _ in range(5)
     ]
     failures = [stderr for process in processes if (stderr := process.communicate(timeout=60)[1]) or process.returncode]
 

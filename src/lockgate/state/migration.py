@@ -80,8 +80,12 @@ def upgrade_schema(database: Database) -> None:
     known = {revision.revision for revision in script.walk_revisions()}
     heads = frozenset(script.get_heads())
     with database.transaction(write=False) as conn:
+        # Tables before the revision: on PostgreSQL every statement sees the newest commit, and another process's
+        # upgrade commits its tables and its revision at once. Read in this order, a concurrent upgrade can show
+        # us its revision without its tables, never its tables without their revision.
+        tables = sorted(sa.inspect(conn).get_table_names())
         current = current_revisions(conn)
-        foreign_tables = [] if current else sorted(sa.inspect(conn).get_table_names())
+    foreign_tables = [] if current else tables
     if foreign_tables:
         shown = ", ".join(foreign_tables[:5]) + (", ..." if len(foreign_tables) > 5 else "")
         raise StateError(
