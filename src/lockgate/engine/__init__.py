@@ -1,4 +1,4 @@
-"""How work runs: the `Engine` interface, the embedded DuckDB engine and (later) Spark.
+"""How work runs: the `Engine` interface, the embedded DuckDB engine and the Spark engine.
 
 Imports `lockgate.model`, never `lockgate.state`. Heavy libraries (duckdb, sqlframe, deltalake, pyarrow,
 pyspark) are imported only by the modules that own them, and those modules are imported on first use, so
@@ -10,26 +10,24 @@ from __future__ import annotations
 import importlib
 
 from lockgate.engine.base import Engine, EngineSession, LakeTarget
-from lockgate.errors import EngineError, NotFoundError
+from lockgate.errors import NotFoundError
+from lockgate.model.project import SparkSettings
 from lockgate.model.suggest import did_you_mean, format_choices
 
 _ENGINES: dict[str, tuple[str, str]] = {
     "duckdb": ("lockgate.engine.duckdb", "DuckDBEngine"),
+    "spark": ("lockgate.engine.spark", "SparkEngine"),
 }
-_PLANNED = {"spark": "the Spark engine is not available in this version of lockgate yet"}
 
 __all__ = ["Engine", "EngineSession", "LakeTarget", "get_engine"]
 
 
-def get_engine(name: str) -> Engine:
-    """The engine called ``name``.
+def get_engine(name: str, *, spark: SparkSettings | None = None) -> Engine:
+    """The engine called ``name``; ``spark`` says where the Spark engine runs.
 
     Raises:
         NotFoundError: no engine has that name.
-        EngineError: the engine exists but cannot be used here.
     """
-    if name in _PLANNED:
-        raise EngineError(_PLANNED[name], hint="use --engine duckdb")
     if name not in _ENGINES:
         suggestion = did_you_mean(name, _ENGINES)
         raise NotFoundError(
@@ -39,5 +37,5 @@ def get_engine(name: str) -> Engine:
         )
     module_name, class_name = _ENGINES[name]
     engine_class = getattr(importlib.import_module(module_name), class_name)
-    engine: Engine = engine_class()
+    engine: Engine = engine_class(spark) if name == "spark" else engine_class()
     return engine

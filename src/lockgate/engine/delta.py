@@ -7,9 +7,10 @@ turn into scans without depending on a Delta connector of their own.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +44,8 @@ class TableSnapshot:
     partition_columns: tuple[str, ...]
     num_rows: int | None = None
     """Rows in this version, summed from the Delta log's per-file stats; None when a file has no stats."""
+    schema_json: str = ""
+    """The table's schema as Delta stores it: Spark's StructType JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ def _snapshot_of(table: Any, *, path: Path, name: str) -> TableSnapshot:
         columns=tuple(Column(f.name, _type_name(f.type), f.nullable) for f in table.schema().fields),
         partition_columns=tuple(metadata.partition_columns),
         num_rows=_row_count(table),
+        schema_json=table.schema().to_json(),
     )
 
 
@@ -124,13 +128,9 @@ def write_table(
     from deltalake import CommitProperties, write_deltalake
     from deltalake.exceptions import DeltaError
 
-    exists = is_delta_table(path)
-    if exists and mode == "ignore":
+    if not should_write(path, name=name, mode=mode):
         return None
-    if exists and mode == "error":
-        raise TableError(
-            f"table {name} already exists", hint="use mode('overwrite') or mode('append'), or CREATE OR REPLACE TABLE"
-        )
+    exists = is_delta_table(path)
     schema_mode: Literal["overwrite", "merge"] | None = None
     if mode == "overwrite":
         schema_mode = "overwrite"
@@ -153,6 +153,120 @@ def write_table(
     if table is None:
         return open_snapshot(path, name=name)
     return _snapshot_of(table, path=path, name=name)
+
+
+def should_write(path: Path, *, name: str, mode: WriteMode) -> bool:
+    """Whether a write in ``mode`` goes ahead: False for ``ignore`` on an existing table.
+
+    Raises:
+        TableError: the table exists and ``mode`` is ``error``.
+    """
+    if not is_delta_table(path):
+        return True
+    if mode == "error":
+        raise TableError(
+            f"table {name} already exists", hint="use mode('overwrite') or mode('append'), or CREATE OR REPLACE TABLE"
+        )
+    return mode != "ignore"
+
+
+@dataclass(frozen=True, slots=True)
+class DataFile:
+    """A Parquet file another engine wrote inside a table's folder, to be committed to the table's log."""
+
+    path: str
+    """Relative to the table's folder, with `/` separators."""
+    size: int
+    modification_time_ms: int
+    num_records: int
+    partition_values: dict[str, str | None] = field(default_factory=dict)
+
+
+def commit_files(
+    path: Path,
+    files: list[DataFile],
+    *,
+    schema_json: str,
+    name: str,
+    mode: Literal["append", "overwrite"],
+    partition_by: tuple[str, ...] = (),
+    merge_schema: bool = False,
+    operation: str | None = None,
+) -> TableSnapshot:
+    """Commit data files already written in the table's folder as one new version (the table is made if new).
+
+    This is how a Spark without the Delta connector writes Delta tables: Spark writes Parquet in parallel, and
+    the commit (a few JSON lines in the log) is made here. ``schema_json`` is the data's schema in Spark's JSON
+    form, which is Delta's schema format. An ``append`` must match the table's columns, unless ``merge_schema``
+    adds the new ones; an ``overwrite`` replaces rows and schema.
+
+    Raises:
+        TableError: the schema does not fit the table, or the commit was refused.
+    """
+    from deltalake import CommitProperties, Schema
+    from deltalake.exceptions import DeltaError
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    actions = [
+        AddAction(
+            file.path,
+            file.size,
+            file.partition_values,
+            file.modification_time_ms,
+            True,
+            json.dumps({"numRecords": file.num_records}),
+        )
+        for file in files
+    ]
+    properties = CommitProperties(custom_metadata={OPERATION_KEY: operation}) if operation else None
+    try:
+        if not is_delta_table(path):
+            create_table_with_add_actions(
+                str(path),
+                Schema.from_json(schema_json),
+                actions,
+                mode="error",
+                partition_by=list(partition_by) or None,
+                commit_properties=properties,
+            )
+            return open_snapshot(path, name=name)
+        table = _open(path, name=name, version=None)
+        if mode == "append":
+            schema_json = _appended_schema(table.schema().to_json(), schema_json, name=name, merge=merge_schema)
+        table.create_write_transaction(
+            actions,
+            mode,
+            Schema.from_json(schema_json),
+            partition_by=list(table.metadata().partition_columns) if mode == "append" else list(partition_by) or None,
+            commit_properties=properties,
+        )
+    except (DeltaError, OSError, ValueError) as exc:
+        raise TableError(f"writing table {name} failed: {_first_line(exc)}", hint=_write_hint(str(exc), mode)) from exc
+    return open_snapshot(path, name=name)
+
+
+def _appended_schema(table_json: str, data_json: str, *, name: str, merge: bool) -> str:
+    """The table's schema after appending data of ``data_json``'s schema (nullability aside, as Delta does)."""
+    table_fields = json.loads(table_json)["fields"]
+    data_fields = json.loads(data_json)["fields"]
+    known = {field["name"].lower(): field for field in table_fields}
+    mismatched = [
+        f"{field['name']} ({field['type']}, table has {known[field['name'].lower()]['type']})"
+        for field in data_fields
+        if field["name"].lower() in known and field["type"] != known[field["name"].lower()]["type"]
+    ]
+    new = [field for field in data_fields if field["name"].lower() not in known]
+    if mismatched:
+        raise TableError(
+            f"cannot append to table {name}: column types differ: {', '.join(mismatched)}",
+            hint="cast the columns to the table's types, or overwrite the table",
+        )
+    if new and not merge:
+        raise TableError(
+            f"cannot append to table {name}: it has no column {', '.join(f['name'] for f in new)}",
+            hint="use option('mergeSchema', 'true') to add the columns, or overwrite the table",
+        )
+    return json.dumps({"type": "struct", "fields": [*table_fields, *new]})
 
 
 def table_history(path: Path, *, name: str) -> list[HistoryEntry]:

@@ -33,6 +33,7 @@ from lockgate.engine.base import (
 from lockgate.engine.duckdb_functions import SPARK_FUNCTION_MACROS
 from lockgate.engine.duckdb_statements import StatementRunner
 from lockgate.engine.duckdb_views import delta_typed_projection, quote, snapshot_select
+from lockgate.engine.output import format_rows
 from lockgate.engine.pyspark_imports import pyspark_aliases
 from lockgate.engine.sql import StatementKind, TableName, classify, rewrite_tables, split_statements
 from lockgate.engine.sql_translate import to_duckdb
@@ -69,21 +70,7 @@ class DuckDBSession(EngineSession):
 
         self.target = target
         self.names = TableResolver(target)
-        self._connection = duckdb.connect(
-            ":memory:",
-            config={
-                "autoinstall_known_extensions": "false",
-                "autoload_known_extensions": "false",
-                # Relative paths in SQL (read_csv('data/x.csv')) mean the project's files, wherever lockgate runs.
-                "file_search_path": str(target.project_root),
-            },
-        )
-        # Spark SQL TIMESTAMP becomes TIMESTAMPTZ; UTC makes it mean what Databricks means by default.
-        self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
-        # Spark's TIMESTAMP_NTZ is DuckDB's TIMESTAMP; the PySpark API layer writes the Spark name into DuckDB SQL.
-        self._connection.execute("CREATE TYPE timestamp_ntz AS TIMESTAMP")
-        for macro in SPARK_FUNCTION_MACROS:
-            self._connection.execute(macro)
+        self._connection = _connect(target.project_root)
         self._local = threading.local()
         self._cursors: dict[int, Any] = {}
         """Each thread's cursor, by thread ident (activities run in threads of their own)."""
@@ -499,6 +486,41 @@ class _RowCounter:
             yield batch
 
 
+def _connect(project_root: Path) -> Any:
+    """An in-memory database set up as every session's: no extension loading, UTC, Spark's types and functions."""
+    connection = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": "false",
+            "autoload_known_extensions": "false",
+            # Relative paths in SQL (read_csv('data/x.csv')) mean the project's files, wherever lockgate runs.
+            "file_search_path": str(project_root),
+        },
+    )
+    # Spark SQL TIMESTAMP becomes TIMESTAMPTZ; UTC makes it mean what Databricks means by default.
+    connection.execute("SET GLOBAL TimeZone = 'UTC'")
+    # Spark's TIMESTAMP_NTZ is DuckDB's TIMESTAMP; the PySpark API layer writes the Spark name into DuckDB SQL.
+    connection.execute("CREATE TYPE timestamp_ntz AS TIMESTAMP")
+    for macro in SPARK_FUNCTION_MACROS:
+        connection.execute(macro)
+    return connection
+
+
+def function_names() -> frozenset[str]:
+    """What SQL on this engine can call, lower-case: DuckDB's functions and lockgate's Spark macros (see
+    :mod:`lockgate.engine.duckdb_functions`) as a session has them, and DuckDB's keywords (``coalesce``,
+    ``try_cast``: syntax that looks like a call)."""
+    connection = _connect(Path.cwd())
+    try:
+        rows = connection.execute(
+            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+            "UNION SELECT lower(keyword_name) FROM duckdb_keywords()"
+        ).fetchall()
+    finally:
+        connection.close()
+    return frozenset(str(row[0]) for row in rows)
+
+
 def dataframe_sql(df: Any) -> str:
     """The DuckDB SQL of a sqlframe DataFrame, as one statement."""
     statements = df.sql(dialect="duckdb", optimize=False, pretty=False, as_list=True)
@@ -508,25 +530,6 @@ def dataframe_sql(df: Any) -> str:
             hint="avoid .cache()/.persist() before writing",
         )
     return str(statements[0])
-
-
-def format_rows(columns: list[str], rows: list[tuple[Any, ...]], *, limit: int) -> str:
-    """A plain text table, like Spark's `df.show()`."""
-    shown = rows[:limit]
-    cells = [[_cell(value) for value in row] for row in shown]
-    widths = [max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
-    border = "+" + "+".join("-" * (width + 2) for width in widths) + "+"
-    lines = [border, "|" + "|".join(f" {c:<{w}} " for c, w in zip(columns, widths, strict=True)) + "|", border]
-    lines += ["|" + "|".join(f" {c:<{w}} " for c, w in zip(row, widths, strict=True)) + "|" for row in cells]
-    lines.append(border)
-    if len(rows) > limit:
-        lines.append(f"only showing top {limit} rows")
-    return "\n".join(lines)
-
-
-def _cell(value: Any) -> str:
-    text = "NULL" if value is None else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _spark_mode(mode: str) -> delta.WriteMode:

@@ -444,10 +444,36 @@ def _needs_spark(feature: str) -> Any:
     return refuse
 
 
+_INT_FUNCTIONS = (
+    "year",
+    "quarter",
+    "month",
+    "weekofyear",
+    "dayofmonth",
+    "dayofweek",
+    "dayofyear",
+    "hour",
+    "minute",
+    "second",
+    "datediff",
+)
+"""Functions Spark types INT where DuckDB gives BIGINT; their results are cast so tables match across engines."""
+
+
+def _int_result(function: Callable[..., Any]) -> Callable[..., Any]:
+    def as_int(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs).cast("int")
+
+    as_int.__name__, as_int.__doc__ = function.__name__, function.__doc__
+    return as_int
+
+
 def _functions_module() -> types.ModuleType:
     """`pyspark.sql.functions`: sqlframe's functions, plus `udf`/`pandas_udf` that say they need Spark."""
     module = types.ModuleType("pyspark.sql.functions", duckdb_functions.__doc__)
     module.__dict__.update({k: v for k, v in vars(duckdb_functions).items() if not k.startswith("__")})
+    for name in _INT_FUNCTIONS:
+        module.__dict__[name] = _int_result(getattr(duckdb_functions, name))
     module.udf = _needs_spark("Python UDFs")  # type: ignore[attr-defined]
     module.pandas_udf = _needs_spark("pandas UDFs")  # type: ignore[attr-defined]
     return module

@@ -9,9 +9,6 @@ works on the lake and the session; maintenance statements (`OPTIMIZE`, `VACUUM`,
 from __future__ import annotations
 
 import logging
-import re
-import shutil
-import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,10 +19,22 @@ from lockgate.engine import delta
 from lockgate.engine.base import LazyDataFrame
 from lockgate.engine.delta import WriteMode
 from lockgate.engine.duckdb_views import duckdb_type, quote
+from lockgate.engine.lake_statements import (
+    abbreviate,
+    alias_target,
+    apply_use,
+    insert_columns,
+    move_table_to_trash,
+    remove_empty_schema_folder,
+    schema_name,
+    schema_tables,
+    show_tables_schema,
+)
 from lockgate.engine.sql import (
     Statement,
     StatementKind,
     TableName,
+    TableOptions,
     classify,
     is_overwrite,
     rewrite_tables,
@@ -34,7 +43,7 @@ from lockgate.engine.sql import (
 )
 from lockgate.engine.sql_translate import to_duckdb
 from lockgate.engine.table_name import TableResolver, unknown_table_error
-from lockgate.errors import SourceLocation, SqlError
+from lockgate.errors import SqlError
 
 if TYPE_CHECKING:
     from lockgate.engine.duckdb import DuckDBSession
@@ -49,38 +58,13 @@ class StatementRunner:
         self.session = session
         self.names: TableResolver = session.names
         self._session_views: set[tuple[str, str]] = set()
-        self._handlers: dict[StatementKind, Callable[[Statement], Any]] = {
-            StatementKind.QUERY: self._query,
-            StatementKind.CREATE_TABLE_AS: self._create_table_as,
-            StatementKind.CREATE_TABLE: self._create_table,
-            StatementKind.INSERT: self._insert,
-            StatementKind.CREATE_VIEW: self._create_view,
-            StatementKind.DROP_TABLE: self._drop_table,
-            StatementKind.DROP_VIEW: self._drop_view,
-            StatementKind.DELETE: self._rewrite_table_in_duckdb,
-            StatementKind.UPDATE: self._rewrite_table_in_duckdb,
-            StatementKind.MERGE: self._rewrite_table_in_duckdb,
-            StatementKind.TRUNCATE: self._rewrite_table_in_duckdb,
-            StatementKind.CREATE_SCHEMA: self._create_schema,
-            StatementKind.DROP_SCHEMA: self._drop_schema,
-            StatementKind.USE: self._use,
-            StatementKind.DESCRIBE: self._describe,
-            StatementKind.SHOW_TABLES: self._show_tables,
-            StatementKind.SET: self._ignored,
-            StatementKind.OPTIMIZE_OR_VACUUM: self._ignored,
-        }
 
     def run(self, statement: Statement) -> Any:
-        kind = classify(statement.expression)
-        handler = self._handlers.get(kind)
+        handler = _HANDLERS.get(classify(statement.expression))
         if handler is None:
-            raise SqlError(
-                f"this statement is not supported on the DuckDB engine: {_abbreviate(statement.sql)}",
-                location=statement.location,
-                hint="run it on the Spark engine (--engine spark), or rewrite it",
-            )
+            raise _unsupported(statement)
         with self.session.statement_reads():
-            return handler(statement)
+            return handler(self, statement)
 
     # -- name resolution --------------------------------------------------------------------------------------
 
@@ -151,11 +135,8 @@ class StatementRunner:
         table = self._resolve_target(statement)
         self.session.ensure_readable(table)
         expression = statement.expression
-        select = expression.expression
-        if expression.args.get("with_") is not None:
-            select = select.copy()
-            select.set("with_", expression.args["with_"])
-        columns = _insert_columns(expression)
+        select = _insert_query(expression)
+        columns = insert_columns(expression)
         select_sql = self.positional_select(table, self._duckdb_sql(select, statement), columns=columns)
         mode: WriteMode = "overwrite" if is_overwrite(expression) else "append"
         rows = self.session.write_select(
@@ -185,15 +166,7 @@ class StatementRunner:
         table = self._resolve_target(statement)
         options = self._table_options(statement)
         staging = f"__lockgate_new_{uuid.uuid4().hex[:8]}"
-        expression = statement.expression.copy()
-        schema_node = expression.this
-        if isinstance(schema_node, exp.Schema):
-            schema_node.set("this", exp.to_table(staging))
-        else:
-            raise SqlError("CREATE TABLE needs a column list or AS SELECT", location=statement.location)
-        expression.set("replace", None)
-        expression.set("exists", None)
-        expression.set("properties", None)
+        expression = _staging_create(statement, staging)
         self.session.execute(
             to_duckdb(expression, location=statement.location).replace("CREATE TABLE", "CREATE TEMPORARY TABLE", 1)
         )
@@ -230,7 +203,7 @@ class StatementRunner:
             f"CREATE TEMPORARY TABLE {staging} AS SELECT * FROM {quote(table.schema)}.{quote(table.name)}"
         )
         try:
-            expression = _alias_target(statement.expression)
+            expression = alias_target(statement.expression)
 
             def resolve(name: TableName) -> TableName:
                 if self.names.resolve(name) == table and not TableResolver.is_system(name):
@@ -290,23 +263,19 @@ class StatementRunner:
             if statement.expression.args.get("exists"):
                 return None
             raise unknown_table_error(table, self.names)
-        trash = self.names.target.lake_root / ".trash" / f"{table.schema}.{table.name}.{int(time.time() * 1000)}"
-        trash.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), str(trash))
+        move_table_to_trash(self.names.target.lake_root, table)
         self.session.drop_view(table.schema, table.name)
-        logger.info("dropped %s; its files are kept in %s", table, trash)
         return None
 
     def _create_schema(self, statement: Statement) -> Any:
-        name = _schema_name(statement.expression, statement.location)
+        name = schema_name(statement.expression, statement.location)
         (self.names.target.lake_root / name).mkdir(parents=True, exist_ok=True)
         self.session.execute_ddl(f"CREATE SCHEMA IF NOT EXISTS {quote(name)}")
         return None
 
     def _drop_schema(self, statement: Statement) -> Any:
-        name = _schema_name(statement.expression, statement.location)
-        folder = self.names.target.lake_root / name
-        tables = [t for s, t, _ in delta.discover_tables(self.names.target.lake_root) if s == name]
+        name = schema_name(statement.expression, statement.location)
+        tables = schema_tables(self.names.target.lake_root, name)
         if tables and not statement.expression.args.get("cascade"):
             raise SqlError(
                 f"schema {name} is not empty ({len(tables)} tables)",
@@ -321,21 +290,11 @@ class StatementRunner:
                     location=statement.location,
                 )
             )
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # only ever an empty schema folder: dropped tables wait in the lake's .trash
+        remove_empty_schema_folder(self.names.target.lake_root, name)
         return None
 
     def _use(self, statement: Statement) -> Any:
-        expression = statement.expression
-        kind = str(expression.args.get("kind") or "").upper()
-        name = expression.this.name if expression.this is not None else ""
-        if kind == "CATALOG":
-            self.names.resolve(TableName(catalog=name, schema="x", name="x"))
-            return None
-        parts = [part.name for part in expression.this.parts] if isinstance(expression.this, exp.Table) else [name]
-        if len(parts) == 2:
-            self.names.resolve(TableName(catalog=parts[0], schema=parts[1], name="x"))
-        self.names.current_schema = parts[-1].lower()
+        apply_use(self.names, statement.expression)
         return None
 
     def _describe(self, statement: Statement) -> Any:
@@ -354,23 +313,16 @@ class StatementRunner:
         return self.session.spark.createDataFrame(rows, "col_name string, data_type string, comment string")
 
     def _show_tables(self, statement: Statement) -> Any:
-        match = _SHOW_TABLES_IN.search(statement.sql)
-        schema = (match["schema"] if match else self.names.current_schema).lower()
-        rows = [(s, t, False) for s, t, _ in delta.discover_tables(self.names.target.lake_root) if s == schema]
+        schema = show_tables_schema(statement.sql, self.names.current_schema)
+        rows = [(schema, t, False) for t in schema_tables(self.names.target.lake_root, schema)]
         return self.session.spark.createDataFrame(rows, "database string, tableName string, isTemporary boolean")
 
     def _ignored(self, statement: Statement) -> Any:
-        logger.info("%s: skipped on the DuckDB engine: %s", statement.location, _abbreviate(statement.sql))
+        logger.info("%s: skipped on the DuckDB engine: %s", statement.location, abbreviate(statement.sql))
         return None
 
-    def _table_options(self, statement: Statement) -> Any:
-        options = table_options(statement.expression)
-        if options.location:
-            raise SqlError(
-                "LOCATION is not supported: lockgate places each environment's tables in its lake",
-                location=statement.location,
-                hint="remove the LOCATION clause",
-            )
+    def _table_options(self, statement: Statement) -> TableOptions:
+        options = _checked_table_options(statement)
         if options.format and options.format.lower() not in {"delta"}:
             logger.warning("%s: USING %s ignored; lake tables are Delta tables", statement.location, options.format)
         return options
@@ -385,36 +337,110 @@ class StatementRunner:
         )
 
 
-def _insert_columns(expression: exp.Expr) -> list[str] | None:
-    target = expression.this
-    if isinstance(target, exp.Schema):
-        return [column.name.lower() for column in target.expressions]
+_Handler = Callable[[StatementRunner, Statement], Any]
+_HANDLERS: dict[StatementKind, _Handler] = {
+    StatementKind.QUERY: StatementRunner._query,
+    StatementKind.CREATE_TABLE_AS: StatementRunner._create_table_as,
+    StatementKind.CREATE_TABLE: StatementRunner._create_table,
+    StatementKind.INSERT: StatementRunner._insert,
+    StatementKind.CREATE_VIEW: StatementRunner._create_view,
+    StatementKind.DROP_TABLE: StatementRunner._drop_table,
+    StatementKind.DROP_VIEW: StatementRunner._drop_view,
+    StatementKind.DELETE: StatementRunner._rewrite_table_in_duckdb,
+    StatementKind.UPDATE: StatementRunner._rewrite_table_in_duckdb,
+    StatementKind.MERGE: StatementRunner._rewrite_table_in_duckdb,
+    StatementKind.TRUNCATE: StatementRunner._rewrite_table_in_duckdb,
+    StatementKind.CREATE_SCHEMA: StatementRunner._create_schema,
+    StatementKind.DROP_SCHEMA: StatementRunner._drop_schema,
+    StatementKind.USE: StatementRunner._use,
+    StatementKind.DESCRIBE: StatementRunner._describe,
+    StatementKind.SHOW_TABLES: StatementRunner._show_tables,
+    StatementKind.SET: StatementRunner._ignored,
+    StatementKind.OPTIMIZE_OR_VACUUM: StatementRunner._ignored,
+}
+"""The runner's method for each kind of statement; a kind missing here is refused (:func:`_unsupported`)."""
+
+
+# -- what the runner refuses from a statement's text alone -------------------------------------------------
+
+
+def find_duckdb_refusal(statement: Statement) -> SqlError | None:
+    """The error the DuckDB engine raises for ``statement`` before it reads or writes anything, or ``None``.
+
+    These are the runner's own checks (:func:`translated_parts`) and :func:`to_duckdb` on every part it
+    translates, so `lockgate validate` and a run cannot disagree. Errors that depend on the lake (a missing
+    table, an unknown catalog) or on DuckDB's catalog of functions are not found here.
+    """
+    try:
+        for part in translated_parts(statement):
+            to_duckdb(part, location=statement.location)
+    except SqlError as exc:
+        return exc
     return None
 
 
-def _alias_target(expression: exp.Expr) -> exp.Expr:
-    """Give the written table an alias equal to its name, so `t.col` still resolves after renaming."""
-    expression = expression.copy()
-    target = expression.this
-    if isinstance(target, exp.Table) and not target.alias:
-        target.set("alias", exp.TableAlias(this=exp.to_identifier(target.name)))
+def translated_parts(statement: Statement) -> list[exp.Expr]:
+    """What the runner hands to :func:`to_duckdb` for ``statement``, before table names are resolved.
+
+    Raises:
+        SqlError: The runner refuses the statement before it translates anything: a kind it does not run, a
+            ``LOCATION`` clause, a schema name it cannot use, ``CREATE TABLE`` without columns.
+    """
+    expression = statement.expression
+    kind = classify(expression)
+    if kind not in _HANDLERS:
+        raise _unsupported(statement)
+    if kind in (StatementKind.CREATE_SCHEMA, StatementKind.DROP_SCHEMA):
+        schema_name(expression, statement.location)
+    if kind in (StatementKind.CREATE_TABLE_AS, StatementKind.CREATE_TABLE):
+        _checked_table_options(statement)
+    if kind == StatementKind.CREATE_TABLE:
+        return [_staging_create(statement, "__lockgate_new")]
+    if kind == StatementKind.INSERT:
+        return [_insert_query(expression)]
+    if kind in (StatementKind.CREATE_TABLE_AS, StatementKind.CREATE_VIEW):
+        return [expression.expression]
+    if kind in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.MERGE, StatementKind.TRUNCATE):
+        return [alias_target(expression)]
+    return [expression] if kind == StatementKind.QUERY else []
+
+
+def _unsupported(statement: Statement) -> SqlError:
+    return SqlError(
+        f"this statement is not supported on the DuckDB engine: {abbreviate(statement.sql)}",
+        location=statement.location,
+        hint="run it on the Spark engine (--engine spark), or rewrite it",
+    )
+
+
+def _checked_table_options(statement: Statement) -> TableOptions:
+    options = table_options(statement.expression)
+    if options.location:
+        raise SqlError(
+            "LOCATION is not supported: lockgate places each environment's tables in its lake",
+            location=statement.location,
+            hint="remove the LOCATION clause",
+        )
+    return options
+
+
+def _staging_create(statement: Statement, staging: str) -> exp.Expr:
+    """``CREATE TABLE t (cols) ...`` as a plain ``CREATE TABLE <staging> (cols)``: no options, no OR REPLACE."""
+    expression = statement.expression.copy()
+    schema_node = expression.this
+    if not isinstance(schema_node, exp.Schema):
+        raise SqlError("CREATE TABLE needs a column list or AS SELECT", location=statement.location)
+    schema_node.set("this", exp.to_table(staging))
+    expression.set("replace", None)
+    expression.set("exists", None)
+    expression.set("properties", None)
     return expression
 
 
-def _schema_name(expression: exp.Expr, location: SourceLocation) -> str:
-    """The schema a CREATE/DROP SCHEMA names (sqlglot keeps DROP's under `tables`)."""
-    tables = expression.args.get("tables") or []
-    node = expression.this if expression.this is not None else (tables[0] if tables else None)
-    name = (node.name or node.db) if isinstance(node, exp.Table) else (node.name if node is not None else "")
-    if not _SCHEMA_NAME.match(name or ""):
-        raise SqlError(f"{name!r} is not a schema name", location=location, hint="use letters, digits and '_'")
-    return str(name).lower()
-
-
-_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SHOW_TABLES_IN = re.compile(r"\bSHOW\s+TABLES\s+(?:IN|FROM)\s+`?(?P<schema>\w+)`?", re.IGNORECASE)
-
-
-def _abbreviate(sql: str) -> str:
-    text = " ".join(sql.split())
-    return text if len(text) <= 80 else text[:77] + "..."
+def _insert_query(expression: exp.Expr) -> exp.Expr:
+    """The rows an ``INSERT`` writes, with the statement's ``WITH`` clause when it has one."""
+    select: exp.Expr = expression.expression
+    if expression.args.get("with_") is not None:
+        select = select.copy()
+        select.set("with_", expression.args["with_"])
+    return select

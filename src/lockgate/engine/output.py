@@ -1,4 +1,4 @@
-"""Per-thread capture of what notebooks print, so parallel activities each get their own log."""
+"""What notebooks print: per-thread capture, so parallel activities each get their own log, and text tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 _local = threading.local()
 _install_lock = threading.Lock()
@@ -65,3 +65,22 @@ def captured_output() -> Iterator[io.StringIO]:
             yield buffer
     finally:
         _local.buffer = previous
+
+
+def format_rows(columns: list[str], rows: list[tuple[Any, ...]], *, limit: int) -> str:
+    """A plain text table, like Spark's `df.show()`."""
+    shown = rows[:limit]
+    cells = [[_cell(value) for value in row] for row in shown]
+    widths = [max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)]
+    border = "+" + "+".join("-" * (width + 2) for width in widths) + "+"
+    lines = [border, "|" + "|".join(f" {c:<{w}} " for c, w in zip(columns, widths, strict=True)) + "|", border]
+    lines += ["|" + "|".join(f" {c:<{w}} " for c, w in zip(row, widths, strict=True)) + "|" for row in cells]
+    lines.append(border)
+    if len(rows) > limit:
+        lines.append(f"only showing top {limit} rows")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = "NULL" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -197,7 +197,29 @@ _DATE_RESULT = (exp.TsOrDsAdd, exp.AddMonths, exp.DateFromUnixDate, exp.DateTrun
 _TRUNC_UNITS = {"YYYY": "YEAR", "YY": "YEAR", "MM": "MONTH", "MON": "MONTH", "DD": "DAY"}
 
 
+_INT_RESULT = (
+    exp.Year,
+    exp.Quarter,
+    exp.Month,
+    exp.WeekOfYear,
+    exp.Day,
+    exp.DayOfMonth,
+    exp.DayOfWeek,
+    exp.DayOfYear,
+    exp.Hour,
+    exp.Minute,
+    exp.Second,
+)
+"""Date parts Spark returns as INT and DuckDB as BIGINT: cast, so tables get the same schema on both engines."""
+
+
 def _fix_date_functions(expression: exp.Expr) -> None:
+    for part in list(expression.find_all(*_INT_RESULT, exp.DateDiff)):
+        if isinstance(part, exp.DateDiff) and part.args.get("unit") is not None:
+            continue  # datediff(unit, a, b) is BIGINT in Spark too; datediff(end, start) is INT
+        cast = exp.Cast(to=exp.DataType.build("INT"))
+        part.replace(cast)
+        cast.set("this", part)
     for node in list(expression.find_all(*_DATE_RESULT, exp.TimestampTrunc)):
         unit = node.args.get("unit")
         normal = _TRUNC_UNITS.get(unit.name.upper()) if isinstance(unit, exp.Expr) else None
@@ -241,3 +263,33 @@ def _fix_time_formats(expression: exp.Expr, location: SourceLocation | None) -> 
             else:
                 out.append(token)
         pattern.replace(exp.Literal.string("".join(out)))
+
+
+_CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\(")
+
+
+def duckdb_calls(expression: exp.Expr) -> list[tuple[str, exp.Func]]:
+    """The functions DuckDB is asked to call for the calls written in a statement, as ``(name, call)`` pairs.
+
+    sqlglot translates the Spark functions it knows (``date_format(...)`` becomes ``STRFTIME(...)``) and passes
+    the others through as written (``xpath(...)`` stays ``XPATH(...)``), whether DuckDB has them or not. ``name``
+    is the lower-case function the DuckDB SQL of ``call`` starts with; ``call`` is the node the user wrote (its
+    ``meta`` holds the position). Calls that become syntax (``CASE``, an operator) are left out, and so is every
+    call of a statement :func:`to_duckdb` refuses.
+    """
+    try:
+        prepared = _prepare_for_duckdb(expression, None)
+    except SqlError:
+        return []
+    calls = []
+    for node in prepared.find_all(exp.Func):
+        if "start" not in node.meta:  # made by a repair or by sqlglot's parser, not written by the user
+            continue
+        try:
+            text = node.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE)
+        except Exception:  # a fragment may not generate on its own (see _failing_node)
+            continue
+        match = _CALL.match(text)
+        if match is not None:
+            calls.append((match[1].lower(), node))
+    return calls

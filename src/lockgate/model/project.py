@@ -30,6 +30,37 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 Locate = Callable[[tuple[str | int, ...]], SourceLocation]
 
 
+_SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/]+(:\d+)?(,[^\s/]+(:\d+)?)*|sc://[^\s]+)$")
+
+
+class SparkSettings(BaseModel):
+    """How the Spark engine reaches Spark: in-process `local[*]`, a standalone cluster, or Spark Connect."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    master: str | None = None
+    """`local[*]` (the default), `local[N]`, `spark://host:7077` (a standalone cluster) or `sc://host:15002` (a Spark
+    Connect server). `LOCKGATE_SPARK_MASTER` overrides it for one machine."""
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Spark configuration for the session, e.g. `spark.executor.memory: 4g`."""
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, value: str | None) -> str | None:
+        if value is not None and not _SPARK_MASTER.match(value):
+            raise ValueError(
+                f"{value!r} is not a Spark master URL\n"
+                "hint: use local[*], local[4], spark://host:7077 or sc://host:15002"
+            )
+        return value
+
+    def merged(self, override: SparkSettings | None) -> SparkSettings:
+        """These settings with ``override``'s master and conf entries on top."""
+        if override is None:
+            return self
+        return SparkSettings(master=override.master or self.master, conf={**self.conf, **override.conf})
+
+
 class Environment(BaseModel):
     """A named target (dev, test, staging, prod): its own lake, catalog name and variable values."""
 
@@ -52,6 +83,8 @@ class Environment(BaseModel):
 
     engine: EngineName | None = None
     """Engine for runs in this environment; defaults to the project's `engine`."""
+    spark: SparkSettings | None = None
+    """Where the Spark engine runs for this environment; entries override the project's `spark:`."""
     vars: dict[str, Any] = Field(default_factory=dict)
     """Values for the project's declared `vars` in this environment."""
 
@@ -112,6 +145,8 @@ class ProjectConfig(BaseModel):
     """The project's name."""
     engine: EngineName = "duckdb"
     """Default engine: `duckdb` (embedded) or `spark`."""
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    """Where the Spark engine runs (default `local[*]`); environments may override it."""
     default_environment: str = "dev"
     """Environment used when a command is given no `--env`."""
     vars: dict[str, ValueSpec] = Field(default_factory=dict)
@@ -149,6 +184,7 @@ class EnvironmentContext:
     vars: dict[str, Any] = field(default_factory=dict)
     require_approval: bool = False
     secret_scope: str = ""
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
     def as_expression_context(self) -> dict[str, Any]:
         return {"name": self.name, "catalog": self.catalog, "protected": self.protected, "vars": dict(self.vars)}
@@ -243,6 +279,7 @@ def resolve_environment(config: ProjectConfig, name: str | None, *, engine: str 
         vars=values,
         require_approval=env.require_approval,
         secret_scope=env.secret_scope or env_name,
+        spark=config.spark.merged(env.spark),
     )
 
 

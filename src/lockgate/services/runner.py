@@ -232,7 +232,7 @@ class _Run:
         rerun_of: str | None = None,
     ) -> RunResult:
         started = time.perf_counter()
-        engine = get_engine(self.environment.engine)
+        engine = get_engine(self.environment.engine, spark=self.environment.spark)
         activities: tuple[Any, ...] = source.pipeline.activities if source else (only,)
         record = self._create_run(target, target_kind, engine.name, parameters, source, rerun_of)
         self._emit(RunStarted(record.id, target, self.environment.name, engine.name, tuple(a.name for a in activities)))
