@@ -46,11 +46,12 @@ def test_the_examples_use_every_activity_type() -> None:
     assert used == set(ACTIVITY_TYPES)
 
 
-def test_the_orchestration_example_runs_green(run_cli, orchestration: Path) -> None:
-    first = run_cli("run", "ingest", cwd=orchestration)
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.slow])])
+def test_the_orchestration_example_runs_green(run_cli, orchestration: Path, engine: str) -> None:
+    first = run_cli("run", "ingest", "--engine", engine, cwd=orchestration)
     assert first.exit_code == 0, first.output
     assert "handled: the run went on" in first.stderr  # the caught failure is reported, and the run succeeded
-    notify = run_cli("run", "notify", cwd=orchestration)
+    notify = run_cli("run", "notify", "--engine", engine, cwd=orchestration)
     assert notify.exit_code == 0, notify.output
 
     run_id = first.stdout.split()[1]
@@ -60,7 +61,7 @@ def test_the_orchestration_example_runs_green(run_cli, orchestration: Path) -> N
     assert "to_parquet (copy) · succeeded" in shown  # the child pipeline's activities, under the parent's
     assert len(list((orchestration / ".lockgate/exports/daily").glob("*.parquet"))) == 1
 
-    second = run_cli("run", "ingest", cwd=orchestration)
+    second = run_cli("run", "ingest", "--engine", engine, cwd=orchestration)
     assert second.exit_code == 0, second.output
     # The export is incremental by updated_at: nothing new, so no second file.
     assert len(list((orchestration / ".lockgate/exports/daily").glob("*.parquet"))) == 1

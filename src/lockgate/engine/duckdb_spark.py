@@ -68,7 +68,11 @@ class LakeReader(DuckDBDataFrameReader):
         if fmt == "csv" and schema is None and not _truthy({**self.state_options, **options}.get("inferSchema")):
             # Spark reads every CSV column as a string unless asked to infer types; DuckDB would infer them.
             options = {**options, "all_varchar": True}
-        return super().load(self.session.lake.resolve_paths(path), format=format, schema=schema, **options)
+        frame = super().load(self.session.lake.resolve_paths(path), format=format, schema=schema, **options)
+        if fmt == "json" and schema is None:
+            # Spark's JSON schema inference orders columns by name; DuckDB keeps the file's order.
+            return frame.select(*sorted(frame.columns))
+        return frame
 
 
 class LakeWriter(DuckDBDataFrameWriter):

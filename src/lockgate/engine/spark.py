@@ -188,7 +188,7 @@ class SparkLakeSession(EngineSession):
             partition_by = delta.open_snapshot(path, name=name).partition_columns
         path.mkdir(parents=True, exist_ok=True)
         with self.spark_errors(f"writing table {name}"):
-            folder, files = spark_files.write_files(raw_writer(df), path, partition_by=partition_by)
+            files = spark_files.write_files(raw_writer(df), path, partition_by=partition_by)
         try:
             snapshot = delta.commit_files(
                 path,
@@ -201,7 +201,7 @@ class SparkLakeSession(EngineSession):
                 operation=operation,
             )
         except BaseException:
-            spark_files.discard(folder)
+            spark_files.discard(path, files)
             raise
         return snapshot, sum(file.num_records for file in files)
 

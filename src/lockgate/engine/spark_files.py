@@ -2,9 +2,9 @@
 
 Reading a table version is a Parquet read of exactly its active files (from the Delta log), typed by the table's
 schema; partition columns come back from the `key=value` folders. Writing runs the DataFrame's job on Spark,
-which writes Parquet files into a new folder inside the table (in parallel, on the executors), and then commits
-those files as one new version with :func:`lockgate.engine.delta.commit_files`. If the job or the commit fails,
-the folder is removed and the table keeps its previous version. The lake folder must be the same path for the
+which writes Parquet files (in parallel, on the executors) that lockgate places in the table's folder and commits
+as one new version with :func:`lockgate.engine.delta.commit_files`. If the job or the commit fails, the files are
+removed and the table keeps its previous version. The lake folder must be the same path for the
 Spark driver, its executors and lockgate (one machine, or a shared mount).
 """
 
@@ -33,22 +33,37 @@ def read_snapshot(spark: Any, snapshot: delta.TableSnapshot) -> Any:
     return frame.select(*[f"`{column.name}`" for column in snapshot.columns])
 
 
-def write_files(writer: Any, table_path: Path, *, partition_by: tuple[str, ...]) -> tuple[Path, list[delta.DataFile]]:
-    """Run ``writer`` (a DataFrameWriter, unconfigured) into a new folder of the table; the files it wrote.
+def write_files(writer: Any, table_path: Path, *, partition_by: tuple[str, ...]) -> list[delta.DataFile]:
+    """Run ``writer`` (a DataFrameWriter, unconfigured) and place its files in the table's folder.
+
+    Spark writes into a staging folder of the table (hidden from readers by its `_` prefix); the files then move
+    to where Delta keeps them: the table's folder, or its `key=value` partition folders. Spark names every file
+    of a job with the job's UUID, so they never replace another version's files.
 
     Returns:
-        The folder, to remove if the commit fails, and the files, ready for :func:`delta.commit_files`.
+        The files, ready for :func:`delta.commit_files`; :func:`discard` them if the commit fails.
     """
-    folder = table_path / f"part-{uuid.uuid4().hex[:16]}"
+    staging = table_path / f"_lockgate_staging_{uuid.uuid4().hex[:16]}"
+    placed: list[delta.DataFile] = []
     try:
         writer = writer.mode("error")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
-        writer.parquet(str(folder))
-        return folder, _data_files(table_path, folder)
+        writer.parquet(str(staging))
+        for file in sorted(staging.rglob("*.parquet")):
+            relative = file.relative_to(staging)
+            if any(part.startswith((".", "_")) for part in relative.parts):
+                continue
+            target = table_path / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            file.rename(target)
+            placed.append(_data_file(table_path, target, relative))
+        return placed
     except BaseException:
-        discard(folder)
+        discard(table_path, placed)
         raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def delta_schema_json(schema: Any) -> str:
@@ -57,9 +72,10 @@ def delta_schema_json(schema: Any) -> str:
     return json.dumps(_nullable(json.loads(schema.json())))
 
 
-def discard(folder: Path) -> None:
-    """Remove files a failed write left behind (they are in no table version)."""
-    shutil.rmtree(folder, ignore_errors=True)
+def discard(table_path: Path, files: list[delta.DataFile]) -> None:
+    """Remove files a failed write placed in the table's folder (they are in no table version)."""
+    for file in files:
+        (table_path / file.path).unlink(missing_ok=True)
 
 
 def _nullable(node: Any) -> Any:
@@ -76,27 +92,17 @@ def _nullable(node: Any) -> Any:
     return node
 
 
-def _data_files(table_path: Path, folder: Path) -> list[delta.DataFile]:
+def _data_file(table_path: Path, file: Path, relative: Path) -> delta.DataFile:
     import pyarrow.parquet as pq
 
-    files = []
-    for file in sorted(folder.rglob("*.parquet")):
-        relative = file.relative_to(table_path)
-        if any(part.startswith((".", "_")) for part in relative.parts):
-            continue
-        stat = file.stat()
-        files.append(
-            delta.DataFile(
-                path=relative.as_posix(),
-                size=stat.st_size,
-                modification_time_ms=int(stat.st_mtime * 1000),
-                num_records=pq.read_metadata(file).num_rows,
-                partition_values=_partition_values(file.relative_to(folder)),
-            )
-        )
-    for marker in [*folder.rglob("_SUCCESS"), *folder.rglob(".*.crc")]:
-        marker.unlink(missing_ok=True)  # Hadoop's bookkeeping files; no table reader needs them
-    return files
+    stat = file.stat()
+    return delta.DataFile(
+        path=file.relative_to(table_path).as_posix(),
+        size=stat.st_size,
+        modification_time_ms=int(stat.st_mtime * 1000),
+        num_records=pq.read_metadata(file).num_rows,
+        partition_values=_partition_values(relative),
+    )
 
 
 def _partition_values(relative: Path) -> dict[str, str | None]:

@@ -12,7 +12,6 @@ no console progress bars or web UI for local runs, and a quiet log.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import logging
 import os
 import re
@@ -126,8 +125,10 @@ def open_spark(settings: SparkSettings) -> tuple[Any, SparkTarget]:
         EngineError: PySpark or Java is missing, or the cluster or Connect server cannot be reached.
     """
     target = SparkTarget.of(settings)
-    if importlib.util.find_spec("pyspark") is None:
-        raise EngineError("the Spark engine needs PySpark, which is not installed", hint=INSTALL_HINT)
+    try:
+        import pyspark  # noqa: F401 - only to say clearly when it is missing
+    except ImportError as exc:
+        raise EngineError("the Spark engine needs PySpark, which is not installed", hint=INSTALL_HINT) from exc
     if target.is_connect:
         return _start_connect(target), target
     if target.master.startswith("spark://"):
