@@ -24,6 +24,8 @@ from lockgate.services.run_events import (
     WaitingForSlot,
 )
 
+_ENGINE_TASK = "\0engine"
+"""The engine start-up's key among the activity tasks (no activity key holds a NUL)."""
 _SYMBOL = {"succeeded": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]", "cancelled": "[magenta]![/]"}
 
 
@@ -58,8 +60,15 @@ class RunProgress:
                 f"run {event.run_id}: {event.target} in {event.environment} on {event.engine} "
                 f"({plural(len(event.activities), 'activity', 'activities')})"
             )
+            if self._live:  # a spinner while the engine starts (seconds for Spark), replaced by its start-up time
+                self._tasks[_ENGINE_TASK] = self._progress.add_task(f"starting {event.engine}", total=1)
         elif isinstance(event, EngineReady):
-            self._say(f"{event.engine} ready in {event.seconds:.2f}s")
+            ready = f"{event.engine} ready in {event.seconds:.2f}s"
+            task = self._tasks.pop(_ENGINE_TASK, None)
+            if task is not None:
+                self._progress.update(task, description=ready, completed=1)
+            else:
+                self._say(ready)
         elif isinstance(event, WaitingForSlot):
             self._say(f"waiting: {escape(event.message)}")
         elif isinstance(event, ActivityStarted):
