@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,12 +14,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from lockgate.cli import main
 from lockgate.cli.options import CliState
+
+if TYPE_CHECKING:
+    from lockgate.services.spark_cluster import ClusterInfo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _MARKERS_THAT_ARE_SLOW = {"slow", "spark", "postgres", "browser"}
@@ -172,6 +176,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "postgres_server" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("postgres"):
             item.add_marker("postgres")  # so `-m "not postgres"` never starts a server
+        if "spark_cluster" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("spark"):
+            item.add_marker("spark")  # so `-m "not spark"` never starts a cluster
         if not any(item.get_closest_marker(name) for name in _MARKERS_THAT_ARE_SLOW):
             item.add_marker("fast")
 
@@ -194,11 +200,15 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def _postgres_unavailable(reason: str) -> NoReturn:
-    """Skip the PostgreSQL tests locally; in CI (``CI=true``) fail them, so they can never be skipped silently."""
+def _unavailable(what: str, reason: str) -> NoReturn:
+    """Skip tests that need ``what`` locally; in CI (``CI=true``) fail them, so they can never be skipped silently."""
     if _in_ci():
-        pytest.fail(f"CI=true, so the PostgreSQL tests must run, but they cannot: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL tests skipped: {reason}")
+        pytest.fail(f"CI=true, so the {what} tests must run, but they cannot: {reason}", pytrace=False)
+    pytest.skip(f"{what} tests skipped: {reason}")
+
+
+def _postgres_unavailable(reason: str) -> NoReturn:
+    _unavailable("PostgreSQL", reason)
 
 
 def _postgres_bin_dir() -> Path | None:
@@ -212,9 +222,22 @@ def _postgres_bin_dir() -> Path | None:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports that are free on 127.0.0.1 now (all held at once while choosing them)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+@pytest.fixture
+def free_port_numbers() -> Callable[[int], list[int]]:
+    """``free_port_numbers(3)``: three different ports free on 127.0.0.1."""
+    return free_ports
 
 
 @dataclass(frozen=True)
@@ -353,3 +376,47 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
             yield server.set(database=name).render_as_string(hide_password=False)
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # FORCE: connections a test left open
+
+
+# -- Spark: one local standalone cluster (master, worker, Spark Connect server) per test session -------------------
+
+_SPARK_START_TIMEOUT = 180  # seconds; a busy CI machine starts three JVMs at once
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterInfo]:
+    """A Spark standalone master with one worker (2 cores, 2g) and a Spark Connect server for this test session.
+
+    Started from the installed PySpark on free ports of 127.0.0.1 (so parallel pytest workers each get their own),
+    and stopped at the end. Use ``spark_cluster.master_url`` (``spark://127.0.0.1:PORT``) or
+    ``spark_cluster.connect_url`` (``sc://127.0.0.1:PORT``). The Connect server holds 1 core and 1g of the worker;
+    a classic driver gets the rest (ask for ``spark.cores.max=1``, ``spark.executor.memory`` up to 1g). Tests using
+    it are marked `spark`. Skipped when PySpark or Java is missing, except under ``CI=true``, where that fails.
+    """
+    from lockgate.errors import ConflictError, EngineError
+    from lockgate.services.spark_cluster import locate_spark, start_cluster, stop_cluster
+
+    try:
+        locate_spark()
+    except EngineError as exc:
+        _unavailable("Spark", f"{exc.message} ({exc.hint})")
+    root = tmp_path_factory.mktemp("spark-cluster")
+    for attempt in range(3):  # another process may take a free port before the cluster binds it
+        master_port, webui_port, connect_port = free_ports(3)
+        try:
+            cluster = start_cluster(
+                root,
+                connect=True,
+                master_port=master_port,
+                webui_port=webui_port,
+                connect_port=connect_port,
+                timeout=_SPARK_START_TIMEOUT,
+            )
+            break
+        except ConflictError:
+            if attempt == 2:
+                raise
+    try:
+        yield cluster
+    finally:
+        stop_cluster(root)

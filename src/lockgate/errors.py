@@ -165,14 +165,23 @@ class StateError(LockgateError):
 
 
 class EngineError(LockgateError):
+    """``detail`` holds what the engine itself said (a log's last lines), shown below the message."""
+
     exit_code = 5
 
     def __init__(
-        self, message: str, *, hint: str | None = None, location: SourceLocation | None = None, transient: bool = False
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        location: SourceLocation | None = None,
+        transient: bool = False,
+        detail: str | None = None,
     ):
         super().__init__(message, hint=hint, location=location)
         self.transient = transient
         self.retryable = transient
+        self.detail = detail
 
 
 class TableError(EngineError):

@@ -1,5 +1,6 @@
-"""Databricks notebooks written for Databricks (not for lockgate) run unchanged on the embedded engine, and
-their tables hold exactly the rows DuckDB computes directly from the same files."""
+"""Databricks notebooks written for Databricks (not for lockgate) run unchanged on the embedded engine and on
+Spark (`local[*]`, a standalone cluster, Spark Connect), and their tables hold exactly the rows DuckDB computes
+directly from the same files."""
 
 from __future__ import annotations
 
@@ -44,8 +45,22 @@ def _expected(project: Path, qualified: str) -> tuple[list[str], list[tuple[obje
     return _rows([c[0] for c in cursor.description], cursor.fetchall())
 
 
-@pytest.fixture(scope="module")
-def classic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+_SPARK = [pytest.mark.spark, pytest.mark.slow]
+_CLUSTER_CONF = {"spark.cores.max": "1", "spark.executor.memory": "512m"}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "duckdb",
+        pytest.param("local", marks=_SPARK),
+        pytest.param("standalone", marks=_SPARK),
+        pytest.param("connect", marks=_SPARK),
+    ],
+)
+def classic_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The classic project run on DuckDB, and on Spark: `local[*]`, a standalone cluster and Spark Connect."""
+    import json
     import shutil
 
     from lockgate.services.project import load_project
@@ -54,11 +69,21 @@ def classic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     project = tmp_path_factory.mktemp("classic") / "classic"
     shutil.copytree(CLASSIC, project)
+    if request.param != "duckdb":
+        spark: dict[str, object] = {"master": "local[2]"}
+        if request.param != "local":
+            cluster = request.getfixturevalue("spark_cluster")
+            spark = {"master": cluster.master_url, "conf": _CLUSTER_CONF}
+            if request.param == "connect":
+                spark = {"master": cluster.connect_url}
+        config = (project / "lockgate.yaml").read_text().replace("engine: duckdb", "engine: spark")
+        (project / "lockgate.yaml").write_text(config + f"spark: {json.dumps(spark)}\n")
     loaded = load_project(project)
     with StateStore.open(f"sqlite:///{project}/.lockgate/state.db") as store:
         result = run_pipeline(loaded, "classic", store=store)
     failures = {o.name: str(o.error) for o in result.failures}
     assert result.status == RunStatus.succeeded, failures
+    assert result.engine == ("duckdb" if request.param == "duckdb" else "spark")
     return project
 
 

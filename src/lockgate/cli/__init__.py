@@ -20,6 +20,7 @@ from lockgate.cli.commands import build, init, query, run, schema, validate
 from lockgate.cli.deploy import approve, deploy, drift, history, plan, promote, rollback, status, trigger_app
 from lockgate.cli.options import CliState
 from lockgate.cli.runs import runs_app
+from lockgate.cli.spark import spark_app
 from lockgate.cli.testing import run_tests
 from lockgate.errors import LockgateError
 
@@ -108,6 +109,7 @@ app.command("status")(status)
 app.command("drift")(drift)
 app.add_typer(runs_app, name="runs")
 app.add_typer(trigger_app, name="trigger")
+app.add_typer(spark_app, name="spark")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from lockgate.errors import LockgateError, ProjectError, RunCancelledError, RunFailedError, UserCodeError
+from lockgate.errors import EngineError, LockgateError, ProjectError, RunCancelledError, RunFailedError, UserCodeError
 
 if TYPE_CHECKING:
     from lockgate.engine.base import QueryResult
@@ -74,7 +74,7 @@ def error(exc: LockgateError) -> None:
             _err.print(f"  {escape(text)}")
         else:
             _err.print(f"[red]error:[/] {escape(text)}")
-    if isinstance(exc, UserCodeError) and exc.detail and not isinstance(exc, RunFailedError):
+    if isinstance(exc, UserCodeError | EngineError) and exc.detail and not isinstance(exc, RunFailedError):
         _err.print(escape(exc.detail.rstrip()), style="dim")
 
 
