@@ -24,8 +24,8 @@ def _tool(name: str) -> str:
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "src", "tests", "bench"],
-        ["ruff", "format", "--check", "src", "tests", "bench"],
+        ["ruff", "check", "src", "tests", "bench", "scripts"],
+        ["ruff", "format", "--check", "src", "tests", "bench", "scripts"],
         ["mypy"],
         ["lint-imports"],
     ],

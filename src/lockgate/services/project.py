@@ -186,7 +186,8 @@ def validate_project(start: Path | None = None) -> tuple[Project | None, list[Pr
     so one `lockgate validate` shows everything to fix. The project is None when `lockgate.yaml` is unusable.
     """
     loaded = _load(start)
-    # check_sources reads no configuration: an unchecked placeholder lets it run when lockgate.yaml is broken.
+    # check_sources only reads the environments' engines: with a broken lockgate.yaml, an unchecked placeholder
+    # with no environments lets it check parsing without checking which engines can run the SQL.
     config = loaded.config or ProjectConfig.model_construct(name=loaded.root.name, environments={})
     project = Project(
         root=loaded.root,
@@ -370,17 +371,43 @@ def _in_file_order(problems: list[Problem]) -> list[Problem]:
 
 
 def check_sources(project: Project, pipelines: Iterable[PipelineSource] | None = None) -> list[Problem]:
-    """Parse every notebook and SQL file the pipelines use, and every SQL statement in them."""
+    """Parse every notebook and SQL file the pipelines use, and every SQL statement in them.
+
+    Each statement must also run on every engine the project's environments use (see
+    :mod:`lockgate.services.sql_portability`).
+    """
     problems: list[Problem] = []
     seen: set[str] = set()
+    engines = _engine_environments(project.config)
     for source in pipelines if pipelines is not None else project.pipelines.values():
         for path, activity in source.pipeline.all_activities():
             if isinstance(activity, NotebookActivity):
-                problems += _notebook_problems(project, activity.notebook, seen)
+                problems += _notebook_problems(project, activity.notebook, seen, engines)
             elif isinstance(activity, SqlActivity):
                 text, file, line = sql_activity_text(project.root, activity, source.document, path)
-                problems += _sql_problems(text, file=file, line=line)
+                offset = _inline_sql_indent(project.root / file, text, line) if activity.file is None else 0
+                problems += _sql_problems(text, file=file, line=line, column_offset=offset, engines=engines)
     return problems
+
+
+def _inline_sql_indent(path: Path, text: str, line: int) -> int:
+    """Characters before inline `sql:` text on its lines of the pipeline file (a `|` block's indentation)."""
+    try:
+        file_lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return 0
+    for index, text_line in enumerate(text.splitlines()):
+        if text_line.strip() and 0 < line + index <= len(file_lines):
+            return max(file_lines[line + index - 1].find(text_line), 0)
+    return 0
+
+
+def _engine_environments(config: ProjectConfig) -> dict[str, tuple[str, ...]]:
+    """Each engine the environments run on (an environment's `engine`, else the project's), with their names."""
+    usage: dict[str, list[str]] = {}
+    for name, environment in config.environments.items():
+        usage.setdefault(environment.engine or config.engine, []).append(name)
+    return {engine: tuple(names) for engine, names in usage.items()}
 
 
 def sql_activity_text(
@@ -399,7 +426,9 @@ def sql_activity_text(
     return text, document.file, line
 
 
-def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list[Problem]:
+def _notebook_problems(
+    project: Project, reference: str, seen: set[str], engines: dict[str, tuple[str, ...]]
+) -> list[Problem]:
     path = project.notebook_path(reference)
     if path in seen:
         return []
@@ -411,27 +440,32 @@ def _notebook_problems(project: Project, reference: str, seen: set[str]) -> list
     problems: list[Problem] = []
     for cell in notebook.cells:
         if cell.kind == "sql":
-            problems += _sql_problems(cell.source, file=path, line=cell.line, column_offset=cell.column_offset)
+            problems += _sql_problems(
+                cell.source, file=path, line=cell.line, column_offset=cell.column_offset, engines=engines
+            )
         elif cell.kind == "run" and cell.run_target:
             target = resolve_reference(path, cell.run_target)
             if resolve_notebook_path(target, project.notebooks) is None:
                 location = SourceLocation(path, cell.line)
                 problems.append(unknown_name_problem("notebook", target, sorted(project.notebooks), location))
             else:
-                problems += _notebook_problems(project, target, seen)
+                problems += _notebook_problems(project, target, seen, engines)
     return problems
 
 
-def _sql_problems(text: str, *, file: str, line: int = 1, column_offset: int = 0) -> list[Problem]:
-    from lockgate.engine.sql import split_statements  # sqlglot loads only when there is SQL to check
+def _sql_problems(
+    text: str, *, file: str, line: int = 1, column_offset: int = 0, engines: dict[str, tuple[str, ...]]
+) -> list[Problem]:
+    # sqlglot loads only when there is SQL to check
+    from lockgate.engine.sql import split_statements
+    from lockgate.services.sql_portability import find_portability_problems
 
+    sql = _SQL_PARAMETER.sub(_PARAMETER_STAND_IN, text)
     try:
-        split_statements(
-            _SQL_PARAMETER.sub(_PARAMETER_STAND_IN, text), file=file, line=line, column_offset=column_offset
-        )
+        statements = split_statements(sql, file=file, line=line, column_offset=column_offset)
     except SqlError as exc:
         return [Problem(exc.message, exc.location, exc.hint)]
-    return []
+    return find_portability_problems(sql, statements, usage=engines, line=line, column_offset=column_offset)
 
 
 def _discover_notebooks(root: Path) -> Iterable[str]:
