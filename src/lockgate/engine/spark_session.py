@@ -143,8 +143,37 @@ def release_spark(session: Any, target: SparkTarget) -> None:
             session.stop()
         except Exception:  # the server may be gone; the session dies with it
             logger.debug("stopping the Spark Connect session failed", exc_info=True)
+        _connect_mode.leave()
     else:
         _drivers.release()
+
+
+class _ConnectMode:
+    """PySpark's process-wide Connect switch: creating a Connect session sets `SPARK_CONNECT_MODE_ENABLED`, after
+    which PySpark builds Connect objects everywhere (even for a classic session). Unset it when the last Connect
+    session of this process ends, unless it was set before lockgate's first one."""
+
+    _VARIABLE = "SPARK_CONNECT_MODE_ENABLED"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions = 0
+        self._was_set = False
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._sessions == 0:
+                self._was_set = self._VARIABLE in os.environ
+            self._sessions += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._sessions = max(0, self._sessions - 1)
+            if self._sessions == 0 and not self._was_set:
+                os.environ.pop(self._VARIABLE, None)
+
+
+_connect_mode = _ConnectMode()
 
 
 def stop_driver() -> None:
@@ -207,10 +236,12 @@ def _start_connect(target: SparkTarget) -> Any:
     builder = SparkSession.builder.remote(target.master)
     for key, value in (_SESSION_CONF | dict(target.conf)).items():
         builder = builder.config(key, value)
+    _connect_mode.enter()
     try:
         session = builder.create()
         session.sql("SELECT 1").collect()
     except Exception as exc:
+        _connect_mode.leave()
         raise EngineError(
             f"cannot use the Spark Connect server at {target.master}: {_first_line(exc)}",
             hint="check the URL, or start a local one with `lockgate spark up --connect`",
