@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="Patients in the demo data (lockgate init --rows).")
     parser.add_argument("--repeat", type=int, default=1, help="Runs of each side, alternating; medians are shown.")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     log4j = str(Path(spark_session.__file__).with_name("spark_log4j2.properties"))
     with tempfile.TemporaryDirectory(prefix="lockgate-bench-") as tmp:
         project, handmade_out = Path(tmp) / "demo", Path(tmp) / "handmade"

@@ -230,3 +230,29 @@ def test_without_pyspark_selecting_spark_names_the_install_command(tmp_path: Pat
     assert result.returncode != 0
     assert "pip install 'lockgate[spark]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_display_and_sql_cells_show_rows_on_spark(run_cli, write_project) -> None:
+    from lockgate.state import StateStore
+
+    project = write_project(
+        {
+            "lockgate.yaml": SPARK_PROJECT,
+            "notebooks/show.py": (
+                "# Databricks notebook source\n"
+                "display(spark.range(3).selectExpr('id * 7 AS seven'))\n\n"
+                "# COMMAND ----------\n\n"
+                "# MAGIC %sql\n"
+                "# MAGIC SELECT 'forty' || '-two' AS answer\n"
+            ),
+        }
+    )
+
+    result = run_cli("run", "notebooks/show.py", "--engine", "spark", cwd=project)
+
+    assert result.exit_code == 0, result.output
+    with StateStore.open(f"sqlite:///{project}/.lockgate/state.db") as store:
+        run = store.list_runs(limit=1)[0]
+        log = "".join(str(a.log) for a in store.list_activity_runs(run.id))
+    assert "| 14    |" in log
+    assert "forty-two" in log

@@ -170,7 +170,8 @@ class NotebookRuntime:
         self._run_cells(included, namespace, widgets, include_stack=(*include_stack, included.file))
 
     def _display(self, value: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(value, LazyDataFrame) or (hasattr(value, "sql") and hasattr(value, "columns")):
+        # A DataFrame of either engine (sqlframe or PySpark) has `columns` and `collect`; pandas has no `collect`.
+        if isinstance(value, LazyDataFrame) or (hasattr(value, "columns") and hasattr(value, "collect")):
             print(self.session.render_dataframe(value))  # noqa: T201
         elif hasattr(value, "head") and hasattr(value, "to_string"):
             print(value.head(20).to_string())  # noqa: T201
