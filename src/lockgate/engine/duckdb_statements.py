@@ -20,15 +20,19 @@ from lockgate.engine.base import LazyDataFrame
 from lockgate.engine.delta import WriteMode
 from lockgate.engine.duckdb_views import duckdb_type, quote
 from lockgate.engine.lake_statements import (
+    SHOW_TABLES_COLUMNS,
     abbreviate,
     alias_target,
     apply_use,
+    checked_table_options,
+    describe_rows,
     insert_columns,
+    lake_table_options,
     move_table_to_trash,
     remove_empty_schema_folder,
     schema_name,
-    schema_tables,
-    show_tables_schema,
+    schema_to_drop,
+    show_tables_rows,
 )
 from lockgate.engine.sql import (
     Statement,
@@ -38,7 +42,6 @@ from lockgate.engine.sql import (
     classify,
     is_overwrite,
     rewrite_tables,
-    table_options,
     target_table,
 )
 from lockgate.engine.sql_translate import to_duckdb
@@ -274,14 +277,7 @@ class StatementRunner:
         return None
 
     def _drop_schema(self, statement: Statement) -> Any:
-        name = schema_name(statement.expression, statement.location)
-        tables = schema_tables(self.names.target.lake_root, name)
-        if tables and not statement.expression.args.get("cascade"):
-            raise SqlError(
-                f"schema {name} is not empty ({len(tables)} tables)",
-                location=statement.location,
-                hint="drop its tables first, or use DROP SCHEMA ... CASCADE",
-            )
+        name, tables = schema_to_drop(self.names.target.lake_root, statement)
         for table in tables:
             self._drop_table(
                 Statement(
@@ -304,28 +300,19 @@ class StatementRunner:
         table = self.names.resolve(name)
         self.session.ensure_readable(table)
         assert table.schema is not None
-        path = self.names.table_path(table.schema, table.name)
-        if "HISTORY" in statement.sql.upper().split()[:3]:
-            history = [(h.version, h.timestamp_ms, h.operation) for h in delta.table_history(path, name=str(table))]
-            return self.session.spark.createDataFrame(history, "version long, timestamp_ms long, operation string")
-        snapshot = delta.open_snapshot(path, name=str(table))
-        rows = [(c.name, c.delta_type, None) for c in snapshot.columns]
-        return self.session.spark.createDataFrame(rows, "col_name string, data_type string, comment string")
+        rows, columns = describe_rows(self.names.table_path(table.schema, table.name), table, statement.sql)
+        return self.session.spark.createDataFrame(rows, columns)
 
     def _show_tables(self, statement: Statement) -> Any:
-        schema = show_tables_schema(statement.sql, self.names.current_schema)
-        rows = [(schema, t, False) for t in schema_tables(self.names.target.lake_root, schema)]
-        return self.session.spark.createDataFrame(rows, "database string, tableName string, isTemporary boolean")
+        rows = show_tables_rows(self.names.target.lake_root, statement.sql, self.names.current_schema)
+        return self.session.spark.createDataFrame(rows, SHOW_TABLES_COLUMNS)
 
     def _ignored(self, statement: Statement) -> Any:
         logger.info("%s: skipped on the DuckDB engine: %s", statement.location, abbreviate(statement.sql))
         return None
 
     def _table_options(self, statement: Statement) -> TableOptions:
-        options = _checked_table_options(statement)
-        if options.format and options.format.lower() not in {"delta"}:
-            logger.warning("%s: USING %s ignored; lake tables are Delta tables", statement.location, options.format)
-        return options
+        return lake_table_options(statement)
 
     def _affected(self, rows: int) -> LazyDataFrame:
         return LazyDataFrame(lambda: self._affected_frame(rows), affected_rows=rows)
@@ -393,7 +380,7 @@ def translated_parts(statement: Statement) -> list[exp.Expr]:
     if kind in (StatementKind.CREATE_SCHEMA, StatementKind.DROP_SCHEMA):
         schema_name(expression, statement.location)
     if kind in (StatementKind.CREATE_TABLE_AS, StatementKind.CREATE_TABLE):
-        _checked_table_options(statement)
+        checked_table_options(statement)
     if kind == StatementKind.CREATE_TABLE:
         return [_staging_create(statement, "__lockgate_new")]
     if kind == StatementKind.INSERT:
@@ -411,17 +398,6 @@ def _unsupported(statement: Statement) -> SqlError:
         location=statement.location,
         hint="run it on the Spark engine (--engine spark), or rewrite it",
     )
-
-
-def _checked_table_options(statement: Statement) -> TableOptions:
-    options = table_options(statement.expression)
-    if options.location:
-        raise SqlError(
-            "LOCATION is not supported: lockgate places each environment's tables in its lake",
-            location=statement.location,
-            hint="remove the LOCATION clause",
-        )
-    return options
 
 
 def _staging_create(statement: Statement, staging: str) -> exp.Expr:

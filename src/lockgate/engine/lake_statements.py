@@ -10,11 +10,12 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlglot import exp
 
 from lockgate.engine import delta
-from lockgate.engine.sql import TableName
+from lockgate.engine.sql import Statement, TableName, TableOptions, table_options
 from lockgate.engine.table_name import TableResolver
 from lockgate.errors import SourceLocation, SqlError
 
@@ -42,10 +43,59 @@ def remove_empty_schema_folder(lake_root: Path, schema: str) -> None:
         folder.rmdir()  # only ever an empty schema folder: dropped tables wait in the lake's .trash
 
 
-def show_tables_schema(sql: str, current_schema: str) -> str:
-    """The schema `SHOW TABLES [IN schema]` lists."""
+SHOW_TABLES_COLUMNS = "database string, tableName string, isTemporary boolean"
+DESCRIBE_COLUMNS = "col_name string, data_type string, comment string"
+HISTORY_COLUMNS = "version long, timestamp_ms long, operation string"
+
+
+def show_tables_rows(lake_root: Path, sql: str, current_schema: str) -> list[tuple[str, str, bool]]:
+    """The rows of `SHOW TABLES [IN schema]` (:data:`SHOW_TABLES_COLUMNS`)."""
     match = SHOW_TABLES_IN.search(sql)
-    return (match["schema"] if match else current_schema).lower()
+    schema = (match["schema"] if match else current_schema).lower()
+    return [(schema, table, False) for table in schema_tables(lake_root, schema)]
+
+
+def describe_rows(path: Path, table: TableName, sql: str) -> tuple[list[tuple[Any, ...]], str]:
+    """The rows of `DESCRIBE [HISTORY] table` and their columns (:data:`HISTORY_COLUMNS` or
+    :data:`DESCRIBE_COLUMNS`)."""
+    if "HISTORY" in sql.upper().split()[:3]:
+        history = [(h.version, h.timestamp_ms, h.operation) for h in delta.table_history(path, name=str(table))]
+        return history, HISTORY_COLUMNS
+    snapshot = delta.open_snapshot(path, name=str(table))
+    return [(c.name, c.delta_type, None) for c in snapshot.columns], DESCRIBE_COLUMNS
+
+
+def schema_to_drop(lake_root: Path, statement: Statement) -> tuple[str, list[str]]:
+    """`DROP SCHEMA`'s schema and the tables to drop with it (refused unless empty or CASCADE)."""
+    name = schema_name(statement.expression, statement.location)
+    tables = schema_tables(lake_root, name)
+    if tables and not statement.expression.args.get("cascade"):
+        raise SqlError(
+            f"schema {name} is not empty ({len(tables)} tables)",
+            location=statement.location,
+            hint="drop its tables first, or use DROP SCHEMA ... CASCADE",
+        )
+    return name, tables
+
+
+def checked_table_options(statement: Statement) -> TableOptions:
+    """A `CREATE`'s options; `LOCATION` is refused (each environment's tables live in its lake)."""
+    options = table_options(statement.expression)
+    if options.location:
+        raise SqlError(
+            "LOCATION is not supported: lockgate places each environment's tables in its lake",
+            location=statement.location,
+            hint="remove the LOCATION clause",
+        )
+    return options
+
+
+def lake_table_options(statement: Statement) -> TableOptions:
+    """:func:`checked_table_options`, warning that a `USING` other than Delta is ignored."""
+    options = checked_table_options(statement)
+    if options.format and options.format.lower() != "delta":
+        logger.warning("%s: USING %s ignored; lake tables are Delta tables", statement.location, options.format)
+    return options
 
 
 def apply_use(names: TableResolver, expression: exp.Expr) -> None:

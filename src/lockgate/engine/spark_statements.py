@@ -19,15 +19,18 @@ from sqlglot import exp
 from lockgate.engine.base import LazyDataFrame
 from lockgate.engine.delta import WriteMode
 from lockgate.engine.lake_statements import (
+    SHOW_TABLES_COLUMNS,
     abbreviate,
     alias_target,
     apply_use,
+    describe_rows,
     insert_columns,
+    lake_table_options,
     move_table_to_trash,
     remove_empty_schema_folder,
     schema_name,
-    schema_tables,
-    show_tables_schema,
+    schema_to_drop,
+    show_tables_rows,
 )
 from lockgate.engine.spark_merge import merge_select
 from lockgate.engine.sql import (
@@ -38,7 +41,6 @@ from lockgate.engine.sql import (
     is_overwrite,
     is_partition_insert,
     rewrite_tables,
-    table_options,
     target_table,
 )
 from lockgate.engine.table_name import TableResolver, unknown_table_error
@@ -133,7 +135,7 @@ class SparkStatementRunner:
     def _create_table_as(self, statement: Statement) -> Any:
         expression = statement.expression
         table = self._target(statement)
-        options = self._table_options(statement)
+        options = lake_table_options(statement)
         mode = _create_mode(expression)
         rows = self.session.write_table(
             self._frame(expression.expression),
@@ -146,7 +148,7 @@ class SparkStatementRunner:
 
     def _create_table(self, statement: Statement) -> Any:
         table = self._target(statement)
-        options = self._table_options(statement)
+        options = lake_table_options(statement)
         schema_node = statement.expression.this
         if not isinstance(schema_node, exp.Schema) or not schema_node.expressions:
             raise SqlError("CREATE TABLE needs a column list or AS SELECT", location=statement.location)
@@ -332,14 +334,7 @@ class SparkStatementRunner:
         return None
 
     def _drop_schema(self, statement: Statement) -> Any:
-        name = schema_name(statement.expression, statement.location)
-        tables = schema_tables(self.names.target.lake_root, name)
-        if tables and not statement.expression.args.get("cascade"):
-            raise SqlError(
-                f"schema {name} is not empty ({len(tables)} tables)",
-                location=statement.location,
-                hint="drop its tables first, or use DROP SCHEMA ... CASCADE",
-            )
+        name, tables = schema_to_drop(self.names.target.lake_root, statement)
         for table in tables:
             move_table_to_trash(self.names.target.lake_root, TableName(None, name, table))
             self.session.forget(TableName(None, name, table))
@@ -351,23 +346,14 @@ class SparkStatementRunner:
         return None
 
     def _describe(self, statement: Statement) -> Any:
-        from lockgate.engine import delta
-
-        table_node = statement.expression.this
-        table = self.names.resolve(TableName.of(table_node))
+        table = self.names.resolve(TableName.of(statement.expression.this))
         snapshot = self.session.snapshot(table)
-        if "HISTORY" in statement.sql.upper().split()[:3]:
-            history = [
-                (h.version, h.timestamp_ms, h.operation) for h in delta.table_history(snapshot.path, name=str(table))
-            ]
-            return self.session.real.createDataFrame(history, "version long, timestamp_ms long, operation string")
-        rows = [(c.name, c.delta_type, None) for c in snapshot.columns]
-        return self.session.real.createDataFrame(rows, "col_name string, data_type string, comment string")
+        rows, columns = describe_rows(snapshot.path, table, statement.sql)
+        return self.session.real.createDataFrame(rows, columns)
 
     def _show_tables(self, statement: Statement) -> Any:
-        schema = show_tables_schema(statement.sql, self.names.current_schema)
-        rows = [(schema, t, False) for t in schema_tables(self.names.target.lake_root, schema)]
-        return self.session.real.createDataFrame(rows, "database string, tableName string, isTemporary boolean")
+        rows = show_tables_rows(self.names.target.lake_root, statement.sql, self.names.current_schema)
+        return self.session.real.createDataFrame(rows, SHOW_TABLES_COLUMNS)
 
     def _set(self, statement: Statement) -> Any:
         return self.session.real.sql(statement.sql)
@@ -375,18 +361,6 @@ class SparkStatementRunner:
     def _ignored(self, statement: Statement) -> Any:
         logger.info("%s: skipped on lockgate's Spark engine: %s", statement.location, abbreviate(statement.sql))
         return None
-
-    def _table_options(self, statement: Statement) -> Any:
-        options = table_options(statement.expression)
-        if options.location:
-            raise SqlError(
-                "LOCATION is not supported: lockgate places each environment's tables in its lake",
-                location=statement.location,
-                hint="remove the LOCATION clause",
-            )
-        if options.format and options.format.lower() != "delta":
-            logger.warning("%s: USING %s ignored; lake tables are Delta tables", statement.location, options.format)
-        return options
 
     def _affected(self, rows: int) -> LazyDataFrame:
         return LazyDataFrame(
