@@ -99,3 +99,17 @@ def test_run_one_notebook_with_widgets(run_cli, demo_project: Path, target: str)
     assert run_cli("run", "daily", cwd=demo_project).exit_code == 0
     result = run_cli("run", target, "-p", "run_date=2030-01-01", cwd=demo_project)
     assert result.exit_code == 0, result.output
+
+
+def test_file_reads_work_after_spark_sql_was_generated_in_the_process(demo_project: Path) -> None:
+    """Generating Spark SQL before the DuckDB engine's PySpark API loads (as validation and the Spark engine do)
+    must not break that API's file reads (sqlglot caches the Spark generator's methods on first use)."""
+    import subprocess
+    import sys
+
+    code = "import sqlglot; sqlglot.parse_one('SELECT 1').sql(dialect='spark'); from lockgate.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "run", "daily"], cwd=demo_project, capture_output=True, text=True, timeout=300
+    )
+
+    assert result.returncode == 0, result.stderr

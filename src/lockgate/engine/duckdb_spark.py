@@ -26,7 +26,9 @@ from sqlframe.duckdb import functions as duckdb_functions
 from sqlframe.duckdb import types as duckdb_types
 from sqlframe.duckdb import window as duckdb_window
 from sqlglot import exp
+from sqlglot import generator as sqlglot_generator
 from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.spark import Spark
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.schema import MappingSchema
 
@@ -37,6 +39,12 @@ if TYPE_CHECKING:
     from lockgate.engine.duckdb import DuckDBSession as LakeSession
     from lockgate.engine.duckdb import TableRead
 
+
+# sqlframe teaches sqlglot's Spark generator to write file reads (`read_parquet(...)`) when it is imported, but
+# sqlglot caches each generator's dispatch table the first time the generator is used. If lockgate generated Spark
+# SQL before this import (validation, a Spark run, a `sql` activity), the cache lacks sqlframe's method and file
+# reads come out as `parquet.``; dropping the cached table makes the next generator pick the method up.
+getattr(sqlglot_generator, "_DISPATCH_CACHE", {}).pop(Spark.Generator, None)
 
 # sqlframe's toPandas() reads through pandas.read_sql on a DuckDB cursor, which works but makes pandas warn on
 # every call; the warning tells notebook authors nothing they can act on.
